@@ -1,0 +1,1 @@
+"""Benchmark harness: CLI, datasets and splits, job grid, executors, results store, regression checks."""

@@ -1,0 +1,81 @@
+"""Content-addressed on-disk cache for expensive per-video artefacts (frames, flow, features).
+
+Every write goes to a temporary file in the same directory and is moved into place with
+``os.replace``, so a killed process or a full disk never leaves a partial artefact behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+
+def stable_hash(obj: Any, length: int = 16) -> str:
+    """Hash of a JSON-serialisable object, independent of dict ordering."""
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def default_cache_dir() -> Path:
+    """``$BENCH_CACHE`` if set, else ``~/.cache/cvbench``."""
+    env = os.environ.get("BENCH_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "cvbench"
+
+
+class Cache:
+    """Artefacts keyed by (kind, parameters); shared by every method that needs the same thing."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def path(self, kind: str, key: dict[str, Any], suffix: str = ".npz") -> Path:
+        digest = stable_hash(key, length=24)
+        return self.root / kind / digest[:2] / f"{digest}{suffix}"
+
+    def arrays(
+        self, kind: str, key: dict[str, Any], compute: Callable[[], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """Load the arrays cached under (kind, key), computing and storing them on a miss."""
+        path = self.path(kind, key)
+        if path.exists():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    return {name: data[name] for name in data.files}
+            except (OSError, ValueError, EOFError):
+                path.unlink(missing_ok=True)  # unreadable artefact: recompute it
+        arrays = compute()
+        atomic_save_npz(path, **arrays)
+        return arrays

@@ -1,0 +1,153 @@
+"""Reading videos, and the ``VideoSet`` every video method receives.
+
+Frames are decoded once per (file, frame spec) and cached; optical flow is computed once per
+(frames, flow algorithm) and cached, so the dense trajectories and the temporal stream share it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from benchmark.cache import Cache
+
+
+class VideoReadError(RuntimeError):
+    """A video that cannot be opened or decoded (missing, corrupt, unsupported codec, no frames)."""
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """How frames are decoded for a profile.
+
+    short_side: resize so the shorter side has this many pixels (None keeps the original size).
+    max_frames: keep at most this many frames (None keeps all). stride: keep every stride-th frame.
+    """
+
+    short_side: int | None = None
+    max_frames: int | None = None
+    stride: int = 1
+
+
+def _resized(frame: np.ndarray, short_side: int | None) -> np.ndarray:
+    if short_side is None:
+        return frame
+    h, w = frame.shape[:2]
+    scale = short_side / min(h, w)
+    if scale == 1.0:
+        return frame
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(frame, size, interpolation=interp)
+
+
+def iter_frames(path: Path | str, spec: FrameSpec = FrameSpec()) -> Iterator[np.ndarray]:
+    """Stream RGB uint8 frames (H, W, 3) one at a time; memory does not grow with video length."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoReadError(f"{path}: no such file")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise VideoReadError(f"{path}: cannot open (corrupt file or unsupported codec)")
+    kept = 0
+    index = 0
+    try:
+        while spec.max_frames is None or kept < spec.max_frames:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index % spec.stride == 0:
+                if frame.ndim == 2:  # grey-scale stream
+                    frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+                yield cv2.cvtColor(_resized(frame, spec.short_side), cv2.COLOR_BGR2RGB)
+                kept += 1
+            index += 1
+    finally:
+        capture.release()
+    if kept == 0:
+        raise VideoReadError(f"{path}: no decodable frames")
+
+
+def read_video(path: Path | str, spec: FrameSpec = FrameSpec()) -> np.ndarray:
+    """All frames as one (T, H, W, 3) RGB uint8 array."""
+    return np.stack(list(iter_frames(path, spec)))
+
+
+def _file_identity(path: Path) -> dict:
+    stat = path.stat()
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+@dataclass(frozen=True)
+class VideoSet:
+    """An ordered set of labelled videos with cached access to frames and optical flow.
+
+    labels are class indices into ``class_names``; groups are the dataset's group ids
+    (UCF101 gXX, the synthetic actors), used for group-wise resampling in statistics.
+    """
+
+    paths: tuple[Path, ...]
+    labels: np.ndarray
+    groups: np.ndarray
+    class_names: tuple[str, ...]
+    frame_spec: FrameSpec = FrameSpec()
+    cache: Cache = field(default_factory=Cache)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.paths]
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> "VideoSet":
+        idx = np.asarray(indices, dtype=int)
+        return replace(
+            self,
+            paths=tuple(self.paths[i] for i in idx),
+            labels=self.labels[idx],
+            groups=self.groups[idx],
+        )
+
+    def frames_key(self, i: int) -> dict:
+        spec = self.frame_spec
+        return {"file": _file_identity(self.paths[i]), "short_side": spec.short_side,
+                "max_frames": spec.max_frames, "stride": spec.stride}
+
+    def frames(self, i: int) -> np.ndarray:
+        """(T, H, W, 3) RGB uint8 frames of video i at the profile's size, decoded once and cached."""
+        arrays = self.cache.arrays(
+            "frames", self.frames_key(i),
+            lambda: {"frames": read_video(self.paths[i], self.frame_spec)},
+        )
+        return arrays["frames"]
+
+    def flow(self, i: int, algorithm: str = "farneback") -> np.ndarray:
+        """(T-1, H, W, 2) float16 optical flow (x, y) between consecutive frames of video i, cached.
+
+        Raw (unbounded, unquantised) flow; consumers that want the usual ±20 bound and 8-bit
+        quantisation apply ``baselines.optical_flow.quantise`` themselves.
+        """
+        from baselines.optical_flow import FLOW_VERSION, video_flow
+
+        key = {"frames": self.frames_key(i), "algorithm": algorithm, "version": FLOW_VERSION}
+        arrays = self.cache.arrays(
+            "flow", key, lambda: {"flow": video_flow(self.frames(i), algorithm).astype(np.float16)}
+        )
+        return arrays["flow"]
+
+
+def env_workers(default: int | None = None) -> int:
+    """Worker processes for per-video work: ``$BENCH_WORKERS`` or the number of cores."""
+    value = os.environ.get("BENCH_WORKERS")
+    if value:
+        return max(1, int(value))
+    return default or os.cpu_count() or 1

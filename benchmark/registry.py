@@ -1,0 +1,25 @@
+"""Plain dict registries, assembled from each method family's own dict. No decorators, no import magic.
+
+To add a method: write its file with a ``MethodSpec`` in that family's dict; it shows up here.
+"""
+from __future__ import annotations
+
+from benchmark.methods import MethodSpec
+
+
+def video_methods() -> dict[str, MethodSpec]:
+    from baselines.histograms import HISTOGRAM_METHODS
+
+    return {**HISTOGRAM_METHODS}
+
+
+def density_methods() -> dict[str, MethodSpec]:
+    return {}
+
+
+def methods_of(suite: str) -> dict[str, MethodSpec]:
+    if suite == "video":
+        return video_methods()
+    if suite == "generative":
+        return density_methods()
+    raise ValueError(f"unknown suite {suite!r}; valid: video, generative")

@@ -1,0 +1,127 @@
+"""Run one job in a worker process: build the method, time its phases, compute metrics and costs.
+
+A job gets a config and file paths (never another job's objects) and returns a small ``JobOutcome``.
+"""
+from __future__ import annotations
+
+import resource
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.data.datasets import DatasetSplit
+from benchmark.methods import MethodContext, Scores, lookup
+from benchmark.outcome import JobOutcome, RowResult
+from benchmark.provenance import now
+from benchmark.reference_workload import reference_seconds
+from benchmark.timing import PhaseTimer
+
+
+@dataclass(frozen=True)
+class Job:
+    suite: str
+    dataset: str
+    split: int
+    method: str
+    profile: str
+    seed: int
+    device: str
+
+
+@dataclass(frozen=True)
+class JobTask:
+    job: Job
+    key: str
+    code_version: str
+    data: DatasetSplit | None      # video jobs: the split's train/test VideoSets (paths, labels, groups)
+    artefact_dir: str
+    workers: int                   # processes the job may use for per-video extraction
+    threads: int                   # torch / OpenCV / BLAS threads in the job's own process
+
+
+@dataclass
+class TaskResult:
+    status: str                    # "done" | "failed"
+    outcome: JobOutcome | None
+    error: str | None
+    started: str = ""
+    finished: str = ""
+
+
+def _peak_memory_mb() -> dict:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"peak_rss_mb": round(own, 1), "peak_rss_children_mb": round(children, 1)}
+
+
+def _run_video(task: JobTask, method, timer: PhaseTimer) -> JobOutcome:
+    data = task.data
+    if hasattr(method, "extract"):
+        with timer.phase("extract"):
+            method.extract(data.train)
+            method.extract(data.test)
+    with timer.phase("train"):
+        method.fit(data.train)
+    with timer.phase("infer"):
+        scores: dict[str, Scores] = method.predict_scores(data.test)
+    from benchmark.metrics import video_metrics, video_predictions
+
+    rows = [RowResult(variant, video_metrics(s, data.test.labels, data.test.n_classes, data.pairs),
+                      video_predictions(s, data.test.labels, data.test.names, data.test.groups))
+            for variant, s in scores.items()]
+    timings = timer.as_dict()
+    n_train = getattr(method, "n_train_clips_", len(data.train))
+    n_test = getattr(method, "n_test_clips_", len(data.test))
+    timings["train_clips_per_s"] = n_train / max(timer.seconds["train"], 1e-9)
+    timings["infer_clips_per_s"] = n_test / max(timer.seconds["infer"], 1e-9)
+    timings["infer_videos_per_s"] = len(data.test) / max(timer.seconds["infer"], 1e-9)
+    costs = method.costs() if hasattr(method, "costs") else {}
+    return JobOutcome(rows, timings, costs)
+
+
+def _run_generative(task: JobTask, spec, ctx: MethodContext, timer: PhaseTimer) -> JobOutcome:
+    from benchmark.data.images import load_image_dataset
+    from benchmark.generative_suite import run_generative_job
+
+    data = load_image_dataset(task.job.dataset, task.job.profile, task.job.seed)
+    return run_generative_job(spec, ctx, data, timer)
+
+
+def execute(task: JobTask) -> TaskResult:
+    """Run one job; any exception becomes a failed result with a one-line reason."""
+    from benchmark.registry import methods_of
+    from benchmark.threads import pin_threads
+
+    pin_threads(task.threads)
+    job = task.job
+    started = now()
+    try:
+        spec = lookup(methods_of(job.suite), job.method, "method")
+        n_classes = task.data.train.n_classes if task.data is not None else 0
+        Path(task.artefact_dir).mkdir(parents=True, exist_ok=True)
+        ctx = MethodContext(profile=job.profile, seed=job.seed, device=job.device, n_classes=n_classes,
+                            workers=task.workers, artefact_dir=task.artefact_dir)
+        import torch
+
+        torch.manual_seed(job.seed)
+        np.random.seed(job.seed)
+        reference_before = reference_seconds()
+        timer = PhaseTimer()
+        if job.suite == "video":
+            outcome = _run_video(task, spec.build(ctx), timer)
+        else:
+            outcome = _run_generative(task, spec, ctx, timer)
+        reference_after = reference_seconds()
+        outcome.timings["reference_s"] = round((reference_before + reference_after) / 2, 6)
+        outcome.costs.update(_peak_memory_mb())
+        if job.device == "cuda":
+            outcome.costs["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        return TaskResult("done", outcome, None, started, now())
+    except Exception as exc:  # the job fails, the run goes on
+        reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        print(f"job {job.method} (split {job.split}, seed {job.seed}) failed: {reason}", file=sys.stderr)
+        return TaskResult("failed", None, f"{reason} [{Path(where.filename).name}:{where.lineno}]", started, now())

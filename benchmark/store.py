@@ -1,0 +1,208 @@
+"""The results store: SQLite in the output directory, one writer (the driver), WAL journal.
+
+A job's result (its row, result rows and per-item predictions) is written in one transaction, so a
+killed process leaves either the whole job or nothing of it. ``schema_version`` in ``meta`` drives
+migrations when the schema changes.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+from benchmark.outcome import JobOutcome
+
+STORE_NAME = "results.sqlite"
+SCHEMA_VERSION = 1
+
+# MIGRATIONS[v] brings a store at version v to v + 1.
+MIGRATIONS: dict[int, str] = {
+    0: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE runs (
+        run_id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT, finished TEXT,
+        command TEXT, config TEXT, provenance TEXT);
+    CREATE TABLE jobs (
+        job_key TEXT PRIMARY KEY, run_id INTEGER, suite TEXT, dataset TEXT, split INTEGER,
+        method TEXT, profile TEXT, seed INTEGER, device TEXT, params TEXT, code_version TEXT,
+        status TEXT NOT NULL, error TEXT, timings TEXT, costs TEXT, artefacts TEXT,
+        provenance TEXT, started TEXT, finished TEXT, attempts INTEGER DEFAULT 1);
+    CREATE TABLE rows (
+        job_key TEXT NOT NULL, variant TEXT NOT NULL, metrics TEXT NOT NULL,
+        PRIMARY KEY (job_key, variant));
+    CREATE TABLE predictions (
+        job_key TEXT NOT NULL, variant TEXT NOT NULL, idx INTEGER NOT NULL, item TEXT,
+        grp INTEGER, label INTEGER, pred INTEGER, payload TEXT,
+        PRIMARY KEY (job_key, variant, idx));
+    """,
+}
+
+
+class StoreBusyError(RuntimeError):
+    """Another ``bench run`` holds this output directory."""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class Store:
+    def __init__(self, out_dir: Path | str, readonly: bool = False):
+        self.out_dir = Path(out_dir)
+        self.path = self.out_dir / STORE_NAME
+        if readonly:
+            if not self.path.is_file():
+                raise FileNotFoundError(f"no results store at {self.path}: run `bench run --out {out_dir}` first")
+            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+        else:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=30)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        self.conn.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def schema_version(self) -> int:
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path} has schema {version}, newer than this bench ({SCHEMA_VERSION}): upgrade bench")
+        while version < SCHEMA_VERSION:
+            with self.conn:
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                version += 1
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(version),))
+
+    # --- runs -----------------------------------------------------------------------------
+    def start_run(self, command: str, config: dict, provenance: dict, started: str) -> int:
+        with self.conn:
+            cur = self.conn.execute(
+                "INSERT INTO runs (started, command, config, provenance) VALUES (?, ?, ?, ?)",
+                (started, command, _json(config), _json(provenance)))
+        return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, finished: str) -> None:
+        with self.conn:
+            self.conn.execute("UPDATE runs SET finished=? WHERE run_id=?", (finished, run_id))
+
+    def last_run_config(self) -> dict | None:
+        row = self.conn.execute("SELECT config FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
+        return json.loads(row[0]) if row else None
+
+    # --- jobs -----------------------------------------------------------------------------
+    def job_status(self, job_key: str) -> str | None:
+        row = self.conn.execute("SELECT status FROM jobs WHERE job_key=?", (job_key,)).fetchone()
+        return row[0] if row else None
+
+    def record(self, run_id: int, job: dict, status: str, outcome: JobOutcome | None,
+               error: str | None, provenance: dict, started: str, finished: str) -> None:
+        """Write one finished job (done or failed) with its rows and predictions, atomically."""
+        key = job["job_key"]
+        with self.conn:
+            prior = self.conn.execute("SELECT attempts FROM jobs WHERE job_key=?", (key,)).fetchone()
+            attempts = (prior[0] + 1) if prior else 1
+            self.conn.execute("DELETE FROM rows WHERE job_key=?", (key,))
+            self.conn.execute("DELETE FROM predictions WHERE job_key=?", (key,))
+            self.conn.execute(
+                "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (key, run_id, job["suite"], job["dataset"], job["split"], job["method"], job["profile"],
+                 job["seed"], job["device"], _json(job.get("params", {})), job["code_version"], status, error,
+                 _json(outcome.timings if outcome else {}), _json(outcome.costs if outcome else {}),
+                 _json(outcome.artefacts if outcome else []), _json(provenance), started, finished, attempts))
+            for row in (outcome.rows if outcome else []):
+                self.conn.execute("INSERT INTO rows VALUES (?,?,?)", (key, row.variant, _json(row.metrics)))
+                self.conn.executemany(
+                    "INSERT INTO predictions VALUES (?,?,?,?,?,?,?,?)",
+                    [(key, row.variant, i, p.get("item"), p.get("group"), p.get("label"), p.get("pred"),
+                      _json({k: v for k, v in p.items() if k not in ("item", "group", "label", "pred")}))
+                     for i, p in enumerate(row.predictions)])
+
+    # --- reading --------------------------------------------------------------------------
+    def results(self, include_failed: bool = True, history: bool = False) -> pd.DataFrame:
+        """Tidy rows: one per (method[/variant], dataset, split, seed), metrics and timings as columns.
+
+        A job whose config or code changed gets a new key; by default only the latest attempt of each
+        (suite, dataset, split, method, profile, seed, device) is shown (``history=True``: all of them).
+        """
+        jobs = self.conn.execute("SELECT * FROM jobs ORDER BY suite, dataset, split, method, seed, finished").fetchall()
+        if not history:
+            latest: dict[tuple, sqlite3.Row] = {}
+            for job in jobs:
+                latest[tuple(job[c] for c in ("suite", "dataset", "split", "method", "profile", "seed", "device"))] = job
+            jobs = list(latest.values())
+        rows_by_job: dict[str, list] = {}
+        for r in self.conn.execute("SELECT job_key, variant, metrics FROM rows ORDER BY job_key, variant"):
+            rows_by_job.setdefault(r["job_key"], []).append((r["variant"], json.loads(r["metrics"])))
+        records = []
+        for job in jobs:
+            if job["status"] != "done" and not include_failed:
+                continue
+            base = {
+                "suite": job["suite"], "dataset": job["dataset"], "split": job["split"],
+                "method": job["method"], "seed": job["seed"], "profile": job["profile"],
+                "status": job["status"], "error": job["error"], "device": job["device"],
+                "job_key": job["job_key"],
+            }
+            timings = json.loads(job["timings"] or "{}")
+            costs = json.loads(job["costs"] or "{}")
+            prov = json.loads(job["provenance"] or "{}")
+            extra = {**timings, **{f"cost_{k}": v for k, v in costs.items()},
+                     "commit": prov.get("commit"), "machine": prov.get("machine"),
+                     "device_name": prov.get("device_name"), "started": job["started"],
+                     "finished": job["finished"]}
+            variants = rows_by_job.get(job["job_key"]) or [("", {})]
+            for variant, metrics in variants:
+                name = f"{job['method']}/{variant}" if variant else job["method"]
+                records.append({**base, "method": name, "variant": variant, **metrics, **extra})
+        return pd.DataFrame.from_records(records)
+
+    def predictions(self, job_key: str, variant: str = "") -> pd.DataFrame:
+        rows = self.conn.execute(
+            "SELECT idx, item, grp, label, pred, payload FROM predictions WHERE job_key=? AND variant=? ORDER BY idx",
+            (job_key, variant)).fetchall()
+        records = [{"idx": r["idx"], "item": r["item"], "group": r["grp"], "label": r["label"],
+                    "pred": r["pred"], **json.loads(r["payload"] or "{}")} for r in rows]
+        return pd.DataFrame.from_records(records)
+
+
+@contextmanager
+def exclusive(out_dir: Path | str) -> Iterator[None]:
+    """Hold the output directory for one ``bench run``; a second one refuses with a clear message."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lock_path = out / ".lock"
+    handle = open(lock_path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StoreBusyError(
+            f"{out} is in use by another bench run ({holder}); wait for it to finish or use another --out") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()

@@ -1,0 +1,1 @@
+"""Deep-learning methods: video classifiers (``deep.video``) and generative models."""

@@ -1,0 +1,1 @@
+"""Deep generative models (PixelCNN, VAE, GAN) and the nearest-neighbour checks on their samples."""

@@ -1,0 +1,392 @@
+"""The one training and evaluation loop every deep video model uses.
+
+* Clips: a network sees a clip of ``ClipSpec.frames`` frames (RGB) or flow fields (x/y), ``step``
+  frames apart, as a float tensor (C, T, H, W). Training samples one random clip per video (random
+  start, random crop); testing takes ``test_clips`` uniformly spaced clips per video (centre crop) and
+  returns one softmax per clip. No horizontal flips: a mirrored clip turns "slide left" into "slide
+  right" and "clockwise" into "counter-clockwise", so flipping would corrupt the motion classes.
+* Reproducible on CPU: the batch, clip starts, crops and dropout of step ``s`` come from generators
+  seeded by (seed, s) and the learning rate is a function of ``s``; a checkpoint (model + optimiser +
+  step) therefore resumes to exactly the run that was not interrupted.
+* On CUDA: mixed precision (bfloat16 where supported, else float16 with loss scaling) and
+  channels-last weights for the convolutions.
+* A non-finite loss raises ``TrainingDiverged`` with the step and learning rate, which fails the job.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import math
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from benchmark.cache import default_cache_dir, stable_hash
+from benchmark.data.video import VideoSet
+from benchmark.methods import MethodContext, Scores
+
+RGB_MEAN, RGB_STD = 0.45, 0.225
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the job fails with this message."""
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """What one network input is: ``frames`` images (or flow fields) ``step`` frames apart, cropped square."""
+
+    frames: int                       # time steps per clip (flow: L flow fields -> 2L channels)
+    size: int                         # side of the square crop
+    step: int = 1                     # frame step inside the clip (late fusion: 15)
+    short_side: int | None = None     # resize frames so the short side is this before cropping (None: as decoded)
+    modality: Literal["rgb", "flow"] = "rgb"
+    flow_algorithm: str = "farneback"
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.modality == "rgb" else 2
+
+    @property
+    def span(self) -> int:
+        """Frames of the video one clip covers."""
+        return (self.frames - 1) * self.step + 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int                        # optimiser steps (one random clip per video in a batch)
+    batch_size: int
+    lr: float
+    optimizer: Literal["sgd", "adam"] = "adam"
+    momentum: float = 0.9             # SGD only
+    weight_decay: float = 0.0
+    warmup_steps: int = 0             # linear warm-up, then cosine decay to zero
+    grad_clip: float | None = None    # max global gradient norm (recurrent models)
+    test_clips: int = 5               # uniformly spaced clips per test video
+    eval_batch: int = 64
+    checkpoint_every: int = 50
+    preload: bool = True              # keep every video's frames in memory (small profiles)
+
+
+# ----------------------------------------------------------------------------- clips
+
+
+class ClipSource:
+    """Clips of one VideoSet for one ClipSpec; frames / flow come from the VideoSet's cache."""
+
+    def __init__(self, videos: VideoSet, spec: ClipSpec, *, preload: bool = True):
+        self.videos, self.spec = videos, spec
+        self._store: dict[int, np.ndarray] = {}
+        self._preload = preload
+        if preload:
+            for i in range(len(videos)):
+                self._store[i] = self._load(i)
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def _load(self, i: int) -> np.ndarray:
+        """(T, H, W, C) uint8: RGB frames, or flow quantised to ±20 px as the two-stream tools store it."""
+        from baselines.optical_flow import quantise
+
+        if self.spec.modality == "rgb":
+            video = self.videos.frames(i)
+        else:
+            video = quantise(self.videos.flow(i, self.spec.flow_algorithm))
+        if self.spec.short_side is not None and min(video.shape[1:3]) != self.spec.short_side:
+            h, w = video.shape[1:3]
+            scale = self.spec.short_side / min(h, w)
+            size = (max(self.spec.size, round(w * scale)), max(self.spec.size, round(h * scale)))
+            video = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in video])
+        h, w = video.shape[1:3]
+        if min(h, w) < self.spec.size:
+            raise ValueError(f"{self.videos.paths[i].name}: frames {h}x{w} are smaller than the crop {self.spec.size}")
+        return video
+
+    def video(self, i: int) -> np.ndarray:
+        return self._store[i] if self._preload else self._load(i)
+
+    def n_positions(self, i: int) -> int:
+        return len(self.video(i))
+
+    def clip(self, video: np.ndarray, start: int, top: int, left: int) -> np.ndarray:
+        """(C, T, size, size) float32; indices past the end of a short video repeat its last frame."""
+        from baselines.optical_flow import dequantise
+
+        spec = self.spec
+        idx = np.minimum(start + spec.step * np.arange(spec.frames), len(video) - 1)
+        x = video[idx, top:top + spec.size, left:left + spec.size]
+        if spec.modality == "rgb":
+            x = (x.astype(np.float32) / 255.0 - RGB_MEAN) / RGB_STD
+        else:
+            # Mean flow subtraction (Simonyan & Zisserman 2014): removes a global (camera) translation.
+            x = dequantise(x)
+            x = x - x.mean(axis=(1, 2), keepdims=True)
+        return np.ascontiguousarray(x.transpose(3, 0, 1, 2))
+
+    def train_clip(self, i: int, rng: np.random.Generator) -> np.ndarray:
+        video = self.video(i)
+        t, h, w = video.shape[:3]
+        start = int(rng.integers(0, max(1, t - self.spec.span + 1)))
+        top = int(rng.integers(0, h - self.spec.size + 1))
+        left = int(rng.integers(0, w - self.spec.size + 1))
+        return self.clip(video, start, top, left)
+
+    def test_clips(self, i: int, n: int) -> np.ndarray:
+        """(n, C, T, size, size): n uniformly spaced clips, centre crop."""
+        video = self.video(i)
+        t, h, w = video.shape[:3]
+        starts = np.linspace(0, max(0, t - self.spec.span), n).round().astype(int)
+        top, left = (h - self.spec.size) // 2, (w - self.spec.size) // 2
+        return np.stack([self.clip(video, s, top, left) for s in starts])
+
+
+@functools.lru_cache(maxsize=8)
+def _epoch_order(n_videos: int, seed: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch]).permutation(n_videos)
+
+
+def batch_indices(n_videos: int, batch_size: int, step: int, seed: int) -> np.ndarray:
+    """Videos of batch ``step``: consecutive slices of per-epoch permutations, a function of (seed, step)."""
+    positions = range(step * batch_size, (step + 1) * batch_size)
+    return np.asarray([_epoch_order(n_videos, seed, p // n_videos)[p % n_videos] for p in positions])
+
+
+def train_batch(source: ClipSource, batch_size: int, step: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    idx = batch_indices(len(source), batch_size, step, seed)
+    rng = np.random.default_rng([seed, step, 1])
+    clips = np.stack([source.train_clip(int(i), rng) for i in idx])
+    return clips, source.videos.labels[idx].astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- device helpers
+
+
+def prepare_for_device(model: nn.Module, device: str) -> nn.Module:
+    model = model.to(device)
+    if device.startswith("cuda"):
+        for module in model.modules():
+            if isinstance(module, nn.Conv2d):
+                module.to(memory_format=torch.channels_last)
+            elif isinstance(module, nn.Conv3d):
+                module.to(memory_format=torch.channels_last_3d)
+    return model
+
+
+def autocast(device: str):
+    if device.startswith("cuda"):
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast("cpu", enabled=False)
+
+
+def clip_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy; (B, S, K) logits (S predictions per clip: time steps, levels) average S losses."""
+    if logits.dim() == 3:
+        return F.cross_entropy(logits.flatten(0, 1), labels.repeat_interleave(logits.shape[1]))
+    return F.cross_entropy(logits, labels)
+
+
+def clip_probs(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax per clip; for (B, S, K) logits the S softmaxes are averaged (LRCN over time, GRU-RCN over levels)."""
+    return torch.softmax(logits, dim=-1).mean(dim=1) if logits.dim() == 3 else torch.softmax(logits, dim=1)
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def checkpoint_path(directory: Path, model: nn.Module, source: ClipSource, cfg: TrainConfig, seed: int) -> Path:
+    """One file per (model code and shape, clip spec, config, seed, training videos)."""
+    code = inspect.getsource(sys.modules[type(model).__module__]) + inspect.getsource(sys.modules[__name__])
+    key = {
+        "code": hashlib.sha256(code.encode()).hexdigest(),
+        "model": repr(model),
+        "clip": asdict(source.spec),
+        "train": asdict(cfg),
+        "seed": seed,
+        "videos": [str(p) for p in source.videos.paths],
+        "labels": source.videos.labels.tolist(),
+    }
+    return Path(directory) / f"{type(model).__name__}-{stable_hash(key)}.pt"
+
+
+def default_checkpoint_dir(ctx: MethodContext) -> Path:
+    return Path(ctx.artefact_dir) / "checkpoints" if ctx.artefact_dir else default_cache_dir() / "checkpoints"
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+@dataclass
+class TrainResult:
+    losses: list[float]          # one per step, including steps before a resume
+    resumed_from_step: int       # 0 when the run started from scratch
+    clips_seen: int
+
+
+def train_model(
+    model: nn.Module,
+    source: ClipSource,
+    cfg: TrainConfig,
+    *,
+    seed: int,
+    device: str = "cpu",
+    checkpoint_dir: Path | str | None = None,
+    keep_checkpoint: bool = False,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` (already initialised and on ``device``) in place with cross-entropy on clips.
+
+    ``on_step(step, loss)`` is called after each optimiser step (tests use it to simulate a kill).
+    The checkpoint is removed once training completes unless ``keep_checkpoint``.
+    """
+    optimizer = make_optimizer(model, cfg)
+    use_scaler = device.startswith("cuda") and not torch.cuda.is_bf16_supported()
+    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+    losses: list[float] = []
+    start = 0
+    ckpt = checkpoint_path(Path(checkpoint_dir), model, source, cfg, seed) if checkpoint_dir else None
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        losses, start = list(state["losses"]), int(state["step"])
+
+    def save(step: int) -> None:
+        _atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "scaler": scaler.state_dict(), "losses": losses, "step": step}, ckpt)
+
+    model.train()
+    for step in range(start, cfg.steps):
+        clips, labels = train_batch(source, cfg.batch_size, step, seed)
+        x = torch.from_numpy(clips).to(device, non_blocking=True)
+        y = torch.from_numpy(labels).to(device, non_blocking=True)
+        lr = learning_rate(cfg, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        torch.manual_seed(seed * 1_000_003 + step)  # dropout of this step
+        with autocast(device):
+            loss = clip_loss(model(x).float(), y)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"{type(model).__name__}: training loss became {value} at step {step + 1} of {cfg.steps} "
+                f"(lr {lr:.3g}, batch {cfg.batch_size}); training stopped"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if cfg.grad_clip is not None:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        losses.append(value)
+        if ckpt is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
+            save(step + 1)
+        if on_step is not None:
+            on_step(step, value)
+    if ckpt is not None and not keep_checkpoint:
+        ckpt.unlink(missing_ok=True)
+    return TrainResult(losses=losses, resumed_from_step=start, clips_seen=(cfg.steps - start) * cfg.batch_size)
+
+
+@torch.no_grad()
+def predict_clips(model: nn.Module, source: ClipSource, n_clips: int, *, device: str = "cpu",
+                  batch_size: int = 64) -> list[np.ndarray]:
+    """Per video, the softmax of each of its ``n_clips`` test clips: list of (n_clips, n_classes)."""
+    model.eval()
+    per_batch = max(1, batch_size // n_clips)
+    out: list[np.ndarray] = []
+    for first in range(0, len(source), per_batch):
+        videos = range(first, min(len(source), first + per_batch))
+        x = torch.from_numpy(np.concatenate([source.test_clips(i, n_clips) for i in videos])).to(device)
+        with autocast(device):
+            probs = clip_probs(model(x).float()).cpu().numpy().astype(np.float64)
+        out.extend(probs.reshape(len(videos), n_clips, -1))
+    return out
+
+
+def scores_from_clips(clips: list[np.ndarray]) -> Scores:
+    """Video score = mean of its clips' softmax (rows still sum to 1)."""
+    return Scores(video=np.stack([c.mean(axis=0) for c in clips]), clips=clips)
+
+
+# ----------------------------------------------------------------------------- the video method
+
+
+class ClipClassifier:
+    """A video method (benchmark.methods contract) around one network trained on clips.
+
+    ``make_model(n_classes)`` builds the network; it maps (B, C, T, H, W) clips to (B, n_classes) logits,
+    or to (B, S, n_classes) when it makes S predictions per clip (see ``clip_loss`` / ``clip_probs``).
+    """
+
+    def __init__(self, *, make_model: Callable[[int], nn.Module], clip: ClipSpec, train: TrainConfig,
+                 ctx: MethodContext, variant: str = ""):
+        self.make_model, self.clip, self.train, self.ctx, self.variant = make_model, clip, train, ctx, variant
+
+    def extract(self, videos: VideoSet) -> None:
+        """Decode frames (and compute flow) into the shared cache; timed by the harness as extraction."""
+        for i in range(len(videos)):
+            videos.frames(i) if self.clip.modality == "rgb" else videos.flow(i, self.clip.flow_algorithm)
+
+    def fit(self, train: VideoSet) -> "ClipClassifier":
+        torch.manual_seed(self.ctx.seed)
+        self.model_ = prepare_for_device(self.make_model(self.ctx.n_classes), self.ctx.device)
+        source = ClipSource(train, self.clip, preload=self.train.preload)
+        self.train_result_ = train_model(self.model_, source, self.train, seed=self.ctx.seed,
+                                         device=self.ctx.device, checkpoint_dir=default_checkpoint_dir(self.ctx))
+        self.n_train_clips_ = self.train_result_.clips_seen
+        return self
+
+    def predict_clips(self, test: VideoSet) -> list[np.ndarray]:
+        source = ClipSource(test, self.clip, preload=self.train.preload)
+        clips = predict_clips(self.model_, source, self.train.test_clips, device=self.ctx.device,
+                              batch_size=self.train.eval_batch)
+        self.n_test_clips_ = len(test) * self.train.test_clips
+        return clips
+
+    def predict_scores(self, test: VideoSet) -> dict[str, Scores]:
+        return {self.variant: scores_from_clips(self.predict_clips(test))}
+
+    def costs(self) -> dict:
+        from deep.flops import model_costs
+
+        return model_costs(self.make_model, self.ctx.n_classes, self.clip, views=self.train.test_clips)

@@ -1,0 +1,87 @@
+"""C3D (Tran et al. 2015): 3-D convolutions over 3x16x112x112 clips.
+
+Eight 3x3x3 convolutions (64, 128, 256, 256, 512, 512, 512, 512), max pooling 1x2x2 after conv1 (keep
+time early) then 2x2x2, fc6/fc7 of 4096 with dropout. With 101 classes: 78.4 M parameters and 38.5 G
+multiply-adds per 16-frame view. The small profiles keep the topology and shrink widths and crop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from deep.train import ClipClassifier, ClipSpec, TrainConfig
+from benchmark.methods import MethodContext
+
+
+def _pooled(n: int, kernel: int, stride: int, padding: int = 0) -> int:
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+class C3D(nn.Module):
+    def __init__(self, *, n_classes: int, widths: tuple[int, ...] = (64, 128, 256, 256, 512, 512, 512, 512),
+                 fc: int = 4096, frames: int = 16, size: int = 112, dropout: float = 0.5):
+        super().__init__()
+        w1, w2, w3a, w3b, w4a, w4b, w5a, w5b = widths
+
+        def conv(c_in: int, c_out: int) -> list[nn.Module]:
+            return [nn.Conv3d(c_in, c_out, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+
+        self.features = nn.Sequential(
+            *conv(3, w1), nn.MaxPool3d((1, 2, 2), (1, 2, 2)),                       # (w1, T, S/2, S/2)
+            *conv(w1, w2), nn.MaxPool3d(2, 2),                                       # (w2, T/2, S/4, S/4)
+            *conv(w2, w3a), *conv(w3a, w3b), nn.MaxPool3d(2, 2),                     # (w3, T/4, S/8, S/8)
+            *conv(w3b, w4a), *conv(w4a, w4b), nn.MaxPool3d(2, 2),                    # (w4, T/8, S/16, S/16)
+            *conv(w4b, w5a), *conv(w5a, w5b), nn.MaxPool3d(2, 2, padding=(0, 1, 1)),  # (w5, T/16, ~S/32, ~S/32)
+        )
+        t = frames // 16
+        s = _pooled(size // 16, 2, 2, 1)
+        if t < 1 or s < 1:
+            raise ValueError(f"C3D needs at least 16 frames and a 16 px crop; got {frames} frames, {size} px")
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(w5b * t * s * s, fc), nn.ReLU(inplace=True), nn.Dropout(dropout),   # fc6
+            nn.Linear(fc, fc), nn.ReLU(inplace=True), nn.Dropout(dropout),                # fc7
+            nn.Linear(fc, n_classes),                                                     # fc8
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, 3, T, H, W)
+        return self.classifier(self.features(x))
+
+
+@dataclass(frozen=True)
+class C3DConfig:
+    widths: tuple[int, ...]
+    fc: int
+    clip: ClipSpec
+    train: TrainConfig
+
+
+PROFILES: dict[str, C3DConfig] = {
+    "paper": C3DConfig(
+        widths=(64, 128, 256, 256, 512, 512, 512, 512), fc=4096,
+        clip=ClipSpec(frames=16, size=112, short_side=128),
+        train=TrainConfig(steps=20_000, batch_size=30, lr=0.003, optimizer="sgd", weight_decay=5e-4,
+                          test_clips=10, preload=False),
+    ),
+    "quick": C3DConfig(
+        widths=(8, 16, 32, 32, 32, 32, 32, 32), fc=64,
+        clip=ClipSpec(frames=16, size=40),
+        train=TrainConfig(steps=150, batch_size=16, lr=2e-3, test_clips=3),
+    ),
+    "smoke": C3DConfig(
+        widths=(4, 8, 8, 8, 8, 8, 8, 8), fc=16,
+        clip=ClipSpec(frames=16, size=32),
+        train=TrainConfig(steps=6, batch_size=8, lr=2e-3, test_clips=2),
+    ),
+}
+
+
+def build(ctx: MethodContext) -> ClipClassifier:
+    cfg = PROFILES[ctx.profile]
+
+    def make_model(n_classes: int) -> C3D:
+        return C3D(n_classes=n_classes, widths=cfg.widths, fc=cfg.fc, frames=cfg.clip.frames, size=cfg.clip.size)
+
+    return ClipClassifier(make_model=make_model, clip=cfg.clip, train=cfg.train, ctx=ctx)

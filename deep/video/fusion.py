@@ -1,0 +1,117 @@
+"""Karpathy et al. 2014: single-frame, early, late and slow fusion of time in one convnet.
+
+Base network C(96,11,3)-N-P-C(256,5,1)-N-P-C(384,3,1)-C(384,3,1)-C(256,3,1)-P-FC4096-FC4096 on 170x170
+crops (C(d,f,s): d filters f x f, stride s; N: local response normalisation k=2, n=5, alpha=1e-4,
+beta=0.5; P: 2x2 non-overlapping max pooling). Every convolution is a Conv3d whose temporal extent and
+stride come from the variant's row, so the four models are one class:
+
+* single-frame: 1 frame, all temporal extents 1.
+* early fusion: 10 frames; conv1 spans all T = 10 frames at once.
+* late fusion: 2 frames 15 apart through the same (shared) single-frame tower; the two towers' outputs
+  are concatenated at the first fully connected layer (the flatten of the 2 time steps).
+* slow fusion: 10 frames; conv1 temporal extent 4 stride 2 (4 responses), conv2 and conv3 extent 2
+  stride 2, so conv3 sees all 10 frames.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from benchmark.methods import MethodContext
+from deep.train import ClipClassifier, ClipSpec, TrainConfig
+
+
+def _out(n: int, kernel: int, stride: int, padding: int = 0) -> int:
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+class FusionNet(nn.Module):
+    def __init__(self, *, n_classes: int, frames: int, t_kernels: tuple[int, ...], t_strides: tuple[int, ...],
+                 widths: tuple[int, ...] = (96, 256, 384, 384, 256), kernels: tuple[int, ...] = (11, 5, 3, 3, 3),
+                 strides: tuple[int, ...] = (3, 1, 1, 1, 1), fc: int = 4096, size: int = 170, dropout: float = 0.5):
+        super().__init__()
+        paddings = (0,) + tuple(k // 2 for k in kernels[1:])   # conv1 "valid", the rest keep their size
+        norm_after, pool_after = (0, 1), (0, 1, 4)
+        layers: list[nn.Module] = []
+        c_in, t, s = 3, frames, size
+        for i, (width, k, stride, pad, kt, st) in enumerate(zip(widths, kernels, strides, paddings, t_kernels, t_strides)):
+            layers += [nn.Conv3d(c_in, width, (kt, k, k), (st, stride, stride), (0, pad, pad)), nn.ReLU(inplace=True)]
+            t, s = _out(t, kt, st), _out(s, k, stride, pad)
+            if i in norm_after:
+                layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.5, k=2.0))
+            if i in pool_after:
+                layers.append(nn.MaxPool3d((1, 2, 2)))
+                s //= 2
+            c_in = width
+        if t < 1 or s < 1:
+            raise ValueError(f"input {frames}x{size}x{size} too small for this network")
+        self.features = nn.Sequential(*layers)   # (B, widths[-1], t, s, s); late fusion: t = 2 towers
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(c_in * t * s * s, fc), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(fc, fc), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(fc, n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, 3, T, H, W)
+        return self.classifier(self.features(x))
+
+
+@dataclass(frozen=True)
+class Variant:
+    frames: int                       # frames per clip
+    step: int                         # frames between consecutive clip frames
+    t_kernels: tuple[int, ...]        # temporal extent of conv1..conv5
+    t_strides: tuple[int, ...] = (1, 1, 1, 1, 1)
+
+
+VARIANTS: dict[str, Variant] = {
+    "single-frame": Variant(frames=1, step=1, t_kernels=(1, 1, 1, 1, 1)),
+    "early-fusion": Variant(frames=10, step=1, t_kernels=(10, 1, 1, 1, 1)),
+    "late-fusion": Variant(frames=2, step=15, t_kernels=(1, 1, 1, 1, 1)),
+    "slow-fusion": Variant(frames=10, step=1, t_kernels=(4, 2, 2, 1, 1), t_strides=(2, 2, 2, 1, 1)),
+}
+
+
+@dataclass(frozen=True)
+class Arch:
+    widths: tuple[int, ...]
+    kernels: tuple[int, ...]
+    strides: tuple[int, ...]
+    fc: int
+    size: int                         # crop side
+    short_side: int | None            # frames resized to this before cropping (None: as decoded)
+    train: TrainConfig
+
+
+PROFILES: dict[str, Arch] = {
+    "paper": Arch(widths=(96, 256, 384, 384, 256), kernels=(11, 5, 3, 3, 3), strides=(3, 1, 1, 1, 1), fc=4096,
+                  size=170, short_side=178,
+                  train=TrainConfig(steps=50_000, batch_size=32, lr=0.01, optimizer="sgd", weight_decay=5e-4,
+                                    test_clips=20, preload=False)),
+    "quick": Arch(widths=(16, 32, 48, 48, 32), kernels=(5, 3, 3, 3, 3), strides=(2, 1, 1, 1, 1), fc=64,
+                  size=40, short_side=None,
+                  train=TrainConfig(steps=150, batch_size=16, lr=2e-3, test_clips=5)),
+    "smoke": Arch(widths=(4, 8, 8, 8, 8), kernels=(5, 3, 3, 3, 3), strides=(2, 1, 1, 1, 1), fc=16,
+                  size=28, short_side=None,
+                  train=TrainConfig(steps=6, batch_size=8, lr=2e-3, test_clips=2)),
+}
+
+
+def make_net(variant: str, arch: Arch, n_classes: int) -> FusionNet:
+    v = VARIANTS[variant]
+    return FusionNet(n_classes=n_classes, frames=v.frames, t_kernels=v.t_kernels, t_strides=v.t_strides,
+                     widths=arch.widths, kernels=arch.kernels, strides=arch.strides, fc=arch.fc, size=arch.size)
+
+
+def clip_spec(variant: str, arch: Arch) -> ClipSpec:
+    v = VARIANTS[variant]
+    return ClipSpec(frames=v.frames, step=v.step, size=arch.size, short_side=arch.short_side)
+
+
+def build(variant: str, ctx: MethodContext) -> ClipClassifier:
+    arch = PROFILES[ctx.profile]
+    return ClipClassifier(make_model=lambda n_classes: make_net(variant, arch, n_classes),
+                          clip=clip_spec(variant, arch), train=arch.train, ctx=ctx)

@@ -1,0 +1,95 @@
+"""LRCN (Donahue et al. 2015): a per-frame CNN whose features feed an LSTM; one prediction per time step,
+the softmax averaged over the clip's time steps.
+
+Paper size: a CaffeNet frame network C(96,11,4)-P-N-C(256,5,1,g2)-P-N-C(384,3,1)-C(384,3,1,g2)-C(256,3,1,g2)-P-FC4096
+(P: 3x3 max pooling stride 2; N: local response normalisation; g2: two filter groups), its fc6 into an LSTM
+of 256 units, 16-frame clips at 227x227. No ImageNet pre-training here (nothing is downloaded): the whole
+network trains from scratch. The small profiles shrink widths and crop and keep the topology.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from benchmark.methods import MethodContext
+from deep.train import ClipClassifier, ClipSpec, TrainConfig
+
+
+def _out(n: int, kernel: int, stride: int, padding: int = 0) -> int:
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+class LRCN(nn.Module):
+    def __init__(self, *, n_classes: int, widths: tuple[int, ...] = (96, 256, 384, 384, 256),
+                 kernels: tuple[int, ...] = (11, 5, 3, 3, 3), strides: tuple[int, ...] = (4, 1, 1, 1, 1),
+                 groups: tuple[int, ...] = (1, 2, 1, 2, 2), fc: int = 4096, hidden: int = 256, size: int = 227,
+                 dropout: float = 0.5):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in, s = 3, size
+        for i, (width, k, stride, g) in enumerate(zip(widths, kernels, strides, groups)):
+            pad = 0 if i == 0 else k // 2
+            layers += [nn.Conv2d(c_in, width, k, stride, pad, groups=g), nn.ReLU(inplace=True)]
+            s = _out(s, k, stride, pad)
+            if i in (0, 1, 4):
+                layers.append(nn.MaxPool2d(3, 2))
+                s = _out(s, 3, 2)
+            if i in (0, 1):
+                layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
+            c_in = width
+        if s < 1:
+            raise ValueError(f"crop {size} too small for this network")
+        self.frame_cnn = nn.Sequential(
+            *layers, nn.Flatten(), nn.Linear(c_in * s * s, fc), nn.ReLU(inplace=True), nn.Dropout(dropout),  # fc6
+        )
+        self.lstm = nn.LSTM(fc, hidden, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:   # x: (B, 3, T, H, W) -> (B, T, K)
+        b, c, t, h, w = x.shape
+        frames = x.transpose(1, 2).reshape(b * t, c, h, w)
+        features = self.frame_cnn(frames).view(b, t, -1)   # (B, T, fc)
+        states, _ = self.lstm(features)                    # (B, T, hidden)
+        return self.classifier(self.dropout(states))       # one prediction per time step
+
+
+@dataclass(frozen=True)
+class LRCNConfig:
+    widths: tuple[int, ...]
+    kernels: tuple[int, ...]
+    strides: tuple[int, ...]
+    groups: tuple[int, ...]
+    fc: int
+    hidden: int
+    clip: ClipSpec
+    train: TrainConfig
+
+
+PROFILES: dict[str, LRCNConfig] = {
+    "paper": LRCNConfig(widths=(96, 256, 384, 384, 256), kernels=(11, 5, 3, 3, 3), strides=(4, 1, 1, 1, 1),
+                        groups=(1, 2, 1, 2, 2), fc=4096, hidden=256,
+                        clip=ClipSpec(frames=16, size=227, short_side=240),
+                        train=TrainConfig(steps=30_000, batch_size=24, lr=1e-3, optimizer="sgd", grad_clip=5.0,
+                                          test_clips=10, preload=False)),
+    "quick": LRCNConfig(widths=(16, 32, 48, 48, 32), kernels=(5, 3, 3, 3, 3), strides=(2, 1, 1, 1, 1),
+                        groups=(1, 2, 1, 2, 2), fc=64, hidden=32,
+                        clip=ClipSpec(frames=16, size=40),
+                        train=TrainConfig(steps=150, batch_size=16, lr=2e-3, grad_clip=5.0, test_clips=3)),
+    "smoke": LRCNConfig(widths=(4, 8, 8, 8, 8), kernels=(5, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),
+                        groups=(1, 2, 1, 2, 2), fc=16, hidden=8,
+                        clip=ClipSpec(frames=16, size=28),
+                        train=TrainConfig(steps=6, batch_size=8, lr=2e-3, grad_clip=5.0, test_clips=2)),
+}
+
+
+def build(ctx: MethodContext) -> ClipClassifier:
+    cfg = PROFILES[ctx.profile]
+
+    def make_model(n_classes: int) -> LRCN:
+        return LRCN(n_classes=n_classes, widths=cfg.widths, kernels=cfg.kernels, strides=cfg.strides,
+                    groups=cfg.groups, fc=cfg.fc, hidden=cfg.hidden, size=cfg.clip.size)
+
+    return ClipClassifier(make_model=make_model, clip=cfg.clip, train=cfg.train, ctx=ctx)

@@ -1,0 +1,184 @@
+"""Two-stream convnets (Simonyan & Zisserman 2014): a spatial net on single RGB frames and a temporal
+net on L = 10 stacked optical-flow fields (2L input channels, x and y interleaved), fused late.
+
+Both streams are CNN-M-2048: C(96,7,2)-N-P-C(256,5,2)-N-P-C(512,3,1)-C(512,3,1)-C(512,3,1)-P-FC4096-FC2048
+at 224x224 (the temporal net drops the second normalisation, as in the paper). Flow comes from the
+VideoSet's per-video cache (the same flow the classical pipeline uses), bounded to ±20 px and quantised
+to 8 bits as the usual tools store it, with the mean flow of each field subtracted (camera motion).
+
+One job trains each stream once and returns four rows: "spatial", "temporal", "fusion-avg" (average of
+the two softmax scores) and "fusion-svm" (a linear SVM on the stacked, L2-normalised clip softmax scores
+of the training videos; its margins are mapped through a softmax so a row still sums to 1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+from sklearn.svm import LinearSVC
+
+from benchmark.data.video import VideoSet
+from benchmark.methods import MethodContext, Scores
+from deep.train import ClipClassifier, ClipSpec, TrainConfig, scores_from_clips
+
+VARIANTS = ("spatial", "temporal", "fusion-avg", "fusion-svm")
+
+
+def _out(n: int, kernel: int, stride: int, padding: int = 0) -> int:
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+class StreamNet(nn.Module):
+    """CNN-M-2048 on a clip folded into channels: (B, C, T, H, W) -> (B, C*T, H, W) -> logits."""
+
+    def __init__(self, *, n_classes: int, in_channels: int, widths: tuple[int, ...] = (96, 256, 512, 512, 512),
+                 kernels: tuple[int, ...] = (7, 5, 3, 3, 3), strides: tuple[int, ...] = (2, 2, 1, 1, 1),
+                 fc: tuple[int, int] = (4096, 2048), size: int = 224, norm_after: tuple[int, ...] = (0, 1),
+                 dropout: float = 0.5):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in, s = in_channels, size
+        for i, (width, k, stride) in enumerate(zip(widths, kernels, strides)):
+            pad = 0 if i == 0 else k // 2
+            layers += [nn.Conv2d(c_in, width, k, stride, pad), nn.ReLU(inplace=True)]
+            s = _out(s, k, stride, pad)
+            if i in norm_after:
+                layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0))
+            if i in (0, 1, 4):
+                layers.append(nn.MaxPool2d(2))
+                s //= 2
+            c_in = width
+        if s < 1:
+            raise ValueError(f"crop {size} too small for this network")
+        self.features = nn.Sequential(*layers)     # (B, widths[-1], s, s)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(c_in * s * s, fc[0]), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(fc[0], fc[1]), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(fc[1], n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:   # x: (B, C, T, H, W)
+        b, c, t, h, w = x.shape
+        x = x.transpose(1, 2).reshape(b, t * c, h, w)      # flow: x1, y1, x2, y2, ... (2L channels)
+        return self.classifier(self.features(x))
+
+
+@dataclass(frozen=True)
+class Arch:
+    widths: tuple[int, ...]
+    kernels: tuple[int, ...]
+    strides: tuple[int, ...]
+    fc: tuple[int, int]
+    size: int
+    short_side: int | None
+    flow_frames: int                  # L
+    flow_algorithm: str
+    spatial_train: TrainConfig
+    temporal_train: TrainConfig
+    svm_c: float = 1.0
+
+
+PROFILES: dict[str, Arch] = {
+    "paper": Arch(widths=(96, 256, 512, 512, 512), kernels=(7, 5, 3, 3, 3), strides=(2, 2, 1, 1, 1),
+                  fc=(4096, 2048), size=224, short_side=256, flow_frames=10, flow_algorithm="tvl1",
+                  spatial_train=TrainConfig(steps=80_000, batch_size=256, lr=0.01, optimizer="sgd",
+                                            test_clips=25, preload=False),
+                  temporal_train=TrainConfig(steps=80_000, batch_size=256, lr=0.01, optimizer="sgd",
+                                             test_clips=25, preload=False)),
+    "quick": Arch(widths=(16, 32, 48, 48, 48), kernels=(5, 3, 3, 3, 3), strides=(2, 1, 1, 1, 1),
+                  fc=(64, 64), size=40, short_side=None, flow_frames=10, flow_algorithm="farneback",
+                  spatial_train=TrainConfig(steps=150, batch_size=16, lr=2e-3, test_clips=5),
+                  temporal_train=TrainConfig(steps=150, batch_size=16, lr=2e-3, test_clips=5)),
+    "smoke": Arch(widths=(4, 8, 8, 8, 8), kernels=(5, 3, 3, 3, 3), strides=(2, 1, 1, 1, 1),
+                  fc=(16, 16), size=28, short_side=None, flow_frames=10, flow_algorithm="farneback",
+                  spatial_train=TrainConfig(steps=6, batch_size=8, lr=2e-3, test_clips=2),
+                  temporal_train=TrainConfig(steps=6, batch_size=8, lr=2e-3, test_clips=2)),
+}
+
+
+def stream_specs(arch: Arch) -> dict[str, tuple[ClipSpec, dict]]:
+    """Per stream: its clip spec and the StreamNet arguments that differ between the streams."""
+    spatial = ClipSpec(frames=1, size=arch.size, short_side=arch.short_side)
+    temporal = ClipSpec(frames=arch.flow_frames, size=arch.size, short_side=arch.short_side,
+                        modality="flow", flow_algorithm=arch.flow_algorithm)
+    return {"spatial": (spatial, {"norm_after": (0, 1)}), "temporal": (temporal, {"norm_after": (0,)})}
+
+
+def make_stream(arch: Arch, stream: str, n_classes: int) -> StreamNet:
+    clip, extra = stream_specs(arch)[stream]
+    return StreamNet(n_classes=n_classes, in_channels=clip.channels * clip.frames, widths=arch.widths,
+                     kernels=arch.kernels, strides=arch.strides, fc=arch.fc, size=arch.size, **extra)
+
+
+def _svm_features(spatial: np.ndarray, temporal: np.ndarray) -> np.ndarray:
+    def l2(a: np.ndarray) -> np.ndarray:
+        return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    return np.hstack([l2(spatial), l2(temporal)])
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class TwoStream:
+    """Video method: trains both streams once, fits the fusion SVM, returns the four rows."""
+
+    def __init__(self, *, arch: Arch, ctx: MethodContext):
+        self.arch, self.ctx = arch, ctx
+        specs = stream_specs(arch)
+        trains = {"spatial": arch.spatial_train, "temporal": arch.temporal_train}
+        self.streams = {
+            name: ClipClassifier(make_model=lambda n, name=name: make_stream(arch, name, n), clip=specs[name][0],
+                                 train=trains[name], ctx=ctx, variant=name)
+            for name in ("spatial", "temporal")
+        }
+        if self.streams["spatial"].train.test_clips != self.streams["temporal"].train.test_clips:
+            raise ValueError("both streams must take the same number of test clips (they are fused clip by clip)")
+
+    def extract(self, videos: VideoSet) -> None:
+        for stream in self.streams.values():
+            stream.extract(videos)
+
+    def fit(self, train: VideoSet) -> "TwoStream":
+        for stream in self.streams.values():
+            stream.fit(train)
+        clips = {name: np.concatenate(s.predict_clips(train)) for name, s in self.streams.items()}
+        n_clips = self.streams["spatial"].train.test_clips
+        labels = np.repeat(train.labels, n_clips)
+        self.svm_ = LinearSVC(C=self.arch.svm_c, random_state=self.ctx.seed)
+        self.svm_.fit(_svm_features(clips["spatial"], clips["temporal"]), labels)
+        self.n_train_clips_ = sum(s.n_train_clips_ for s in self.streams.values())
+        return self
+
+    def _svm_probs(self, spatial: np.ndarray, temporal: np.ndarray) -> np.ndarray:
+        margins = self.svm_.decision_function(_svm_features(spatial, temporal))
+        if margins.ndim == 1:                        # two classes seen in training
+            margins = np.stack([-margins, margins], axis=1)
+        full = np.full((len(spatial), self.ctx.n_classes), -1e3)   # classes absent from training: never chosen
+        full[:, self.svm_.classes_] = margins
+        return _softmax(full)
+
+    def predict_scores(self, test: VideoSet) -> dict[str, Scores]:
+        spatial = self.streams["spatial"].predict_clips(test)
+        temporal = self.streams["temporal"].predict_clips(test)
+        self.n_test_clips_ = sum(s.n_test_clips_ for s in self.streams.values())
+        return {
+            "spatial": scores_from_clips(spatial),
+            "temporal": scores_from_clips(temporal),
+            "fusion-avg": scores_from_clips([(a + b) / 2 for a, b in zip(spatial, temporal)]),
+            "fusion-svm": scores_from_clips([self._svm_probs(a, b) for a, b in zip(spatial, temporal)]),
+        }
+
+    def costs(self) -> dict:
+        spatial, temporal = (s.costs() for s in self.streams.values())
+        return {**spatial, "params": spatial["params"] + temporal["params"],
+                "flops_per_view": spatial["flops_per_view"] + temporal["flops_per_view"]}
+
+
+def build(ctx: MethodContext) -> TwoStream:
+    return TwoStream(arch=PROFILES[ctx.profile], ctx=ctx)

@@ -1,0 +1,24 @@
+"""Shared fixtures: the real data beside the project (skipped when absent) and a scratch cache."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (real split files, clips and DenseTrack reference output), or skip."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_cache(tmp_path_factory):
+    """Keep the tests' artefact cache out of the user's home."""
+    os.environ.setdefault("BENCH_CACHE", str(tmp_path_factory.mktemp("bench-cache")))
+    yield
