@@ -335,7 +335,7 @@ def _finish(live: _ScaleTracks, done: np.ndarray, scale: np.float32, frame_num: 
     start = 0
     for name, n_bins in BINS.items():
         width_c = n_bins * params.nxy_cells ** 2
-        rows[:, cols[name]] = desc[:, :, start:start + width_c].reshape(n, -1)
+        rows[:, cols[name]] = desc[:, :, start:start + width_c].reshape(n, params.nt_cells * width_c)
         start += width_c
     return rows
 

@@ -41,21 +41,21 @@ def _votes(x: np.ndarray, y: np.ndarray, out: np.ndarray, offset: int, n_bins: i
     mag, angle = cv2.cartToPolar(x, y, angleInDegrees=True)  # OpenCV's fastAtan2, as the C++
     mag = mag.reshape(-1)
     fbin = angle.reshape(-1) * np.float32(n_bins / 360.0)
-    bin0 = np.floor(fbin)
-    frac = fbin - bin0
-    bin0 = bin0.astype(np.intp) % n_bins
-    bin1 = (bin0 + 1) % n_bins
-    mag1 = frac * mag
+    bin0 = fbin.astype(np.int32)  # angles are >= 0: truncation is the floor
+    mag1 = (fbin - bin0) * mag
     mag0 = mag - mag1
+    bin0[bin0 >= n_bins] -= n_bins
+    bin1 = bin0 + 1
+    bin1[bin1 == n_bins] = 0
     if min_flow is not None:  # HOF: the zero bin (last) takes small flow with weight 1
         still = mag <= min_flow
         bin0[still] = n_bins
         mag0[still] = 1.0
         mag1[still] = 0.0
-    rows = np.arange(out.shape[0]) * out.shape[1] + offset
+    base = np.arange(offset, out.size, out.shape[1], dtype=np.intp)
     flat = out.reshape(-1)
-    flat[rows + bin1] = mag1
-    flat[rows + bin0] = mag0
+    np.put(flat, base + bin1, mag1)
+    np.put(flat, base + bin0, mag0)
 
 
 def cell_sums(prev_grey: np.ndarray, flow: np.ndarray, grid: DescriptorGrid = DescriptorGrid(),

@@ -173,6 +173,22 @@ def train_batch(source: ClipSource, batch_size: int, step: int, seed: int) -> tu
 # ----------------------------------------------------------------------------- device helpers
 
 
+def init_weights(model: nn.Module) -> nn.Module:
+    """He initialisation (fan-out, ReLU) of convolutions and linear layers, zero biases.
+
+    torch's default initialisation shrinks activations layer by layer; the unnormalised paper
+    topologies (no batch norm) then start with vanishing signals and barely train from scratch.
+    Recurrent layers keep torch's default.
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Conv3d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out" if not isinstance(module, nn.Linear) else "fan_in",
+                                    nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    return model
+
+
 def prepare_for_device(model: nn.Module, device: str) -> nn.Module:
     model = model.to(device)
     if device.startswith("cuda"):
@@ -369,7 +385,7 @@ class ClipClassifier:
 
     def fit(self, train: VideoSet) -> "ClipClassifier":
         torch.manual_seed(self.ctx.seed)
-        self.model_ = prepare_for_device(self.make_model(self.ctx.n_classes), self.ctx.device)
+        self.model_ = prepare_for_device(init_weights(self.make_model(self.ctx.n_classes)), self.ctx.device)
         source = ClipSource(train, self.clip, preload=self.train.preload)
         self.train_result_ = train_model(self.model_, source, self.train, seed=self.ctx.seed,
                                          device=self.ctx.device, checkpoint_dir=default_checkpoint_dir(self.ctx))

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def _trajectory(motion: str, n: int, rng: np.random.Generator, span: float) -> t
         period = n / rng.uniform(1.0, 1.4) if motion == "bob-slow" else n / rng.uniform(3.5, 4.5)
         y = 0.3 * span * np.sin(2 * math.pi * t / period + rng.uniform(0, 2 * math.pi))
     elif motion in ("up-right", "right-up"):
-        half = n // 2
+        half = (n - 1) / 2  # the same number of steps in each phase
         first = np.minimum(t, half) * speed
         second = np.maximum(t - half, 0) * speed
         up, right = (first, second) if motion == "up-right" else (second, first)

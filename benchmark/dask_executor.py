@@ -1,0 +1,153 @@
+"""The ``dask`` executor: the same JobTasks on a Dask distributed cluster.
+
+With no scheduler address it starts a ``LocalCluster`` of single-threaded worker processes on this
+machine; with an address (``tcp://host:8786``) it uses the cluster behind it (see docs/dask.md).
+
+- A task carries a config and file paths (``JobTask``), never a live model or tensor; a worker runs
+  ``benchmark.runner.execute`` and sends back the small ``TaskResult``. Only the driver writes the store.
+- Jobs on ``cuda`` ask for one unit of the ``GPU`` worker resource; if no worker has one, they fail
+  at once with a clear reason instead of waiting forever.
+- A job that fails by itself (``execute`` returns status "failed") is deterministic and is not retried.
+  A job whose worker died, was killed or lost its connection is submitted again, at most ``retries``
+  times; after that it becomes a failed result that says what happened.
+- Results are yielded as jobs complete, in completion order.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from concurrent.futures import CancelledError
+from typing import Callable, Iterable, Iterator
+
+from benchmark.provenance import now
+from benchmark.runner import JobTask, TaskResult, execute
+
+DEFAULT_RETRIES = 2
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that say 'the worker or the connection went away', not 'the job is wrong'."""
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    return KilledWorker, CommClosedError, CancelledError, ConnectionError, TimeoutError
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class DaskExecutor:
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, workers: int = 1, retries: int = DEFAULT_RETRIES,
+                 run_task: Callable[[JobTask], TaskResult] = execute):
+        """scheduler: a Dask scheduler address, or None for a LocalCluster of ``workers`` processes.
+
+        retries: how many times a job whose worker died (or whose connection was lost) is resubmitted.
+        run_task: what a worker runs on a task (``execute``; tests pass a stand-in).
+        """
+        import dask
+        from distributed import Client, LocalCluster
+
+        self.retries = retries
+        self._run_task = run_task
+        self._cluster = None
+        if scheduler is None:
+            dask.config.set({
+                # our own bounded retry loop counts worker deaths; the scheduler must not retry on top
+                "distributed.scheduler.allowed-failures": 0,
+                # jobs may start their own process pools for per-video extraction
+                "distributed.worker.daemon": False,
+            })
+            self._cluster = LocalCluster(
+                n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=logging.ERROR, resources=_local_resources())
+            self._client = Client(self._cluster)
+        else:
+            self._client = Client(scheduler, timeout="30s")
+
+    @property
+    def client(self):
+        return self._client
+
+    def _gpu_available(self) -> bool:
+        workers = self._client.scheduler_info(n_workers=-1).get("workers", {})
+        return any(info.get("resources", {}).get("GPU", 0) >= 1 for info in workers.values())
+
+    def _submit(self, task: JobTask, attempt: int):
+        resources = {"GPU": 1} if task.job.device == "cuda" else None
+        key = f"{task.job.method}-s{task.job.split}-seed{task.job.seed}-{task.key[:8]}-try{attempt}-{uuid.uuid4().hex[:6]}"
+        future = self._client.submit(self._run_task, task, key=key, pure=False, resources=resources, retries=0)
+        return future
+
+    def run(self, tasks: Iterable[JobTask]) -> Iterator[tuple[JobTask, TaskResult]]:
+        from distributed import as_completed
+
+        transient = _transient_errors()
+        tasks = list(tasks)
+        if not tasks:
+            return
+        has_gpu = None
+        pending = as_completed()
+        info: dict = {}  # future key -> (task, attempt, first started)
+        for task in tasks:
+            if task.job.device == "cuda":
+                has_gpu = self._gpu_available() if has_gpu is None else has_gpu
+                if not has_gpu:
+                    yield task, TaskResult(
+                        "failed", None, "job needs a GPU but no Dask worker offers the 'GPU' resource "
+                        "(start GPU workers with `dask worker ... --resources GPU=1`)", now(), now())
+                    continue
+            future = self._submit(task, 0)
+            info[future.key] = (task, 0, now())
+            pending.add(future)
+
+        for future in pending:
+            task, attempt, started = info.pop(future.key)
+            try:
+                result = future.result()
+            except transient as exc:
+                reason = _describe(exc)
+                future.release()
+                if attempt < self.retries:
+                    print(f"job {task.job.method} (split {task.job.split}, seed {task.job.seed}): worker lost "
+                          f"({reason}); retrying ({attempt + 1} of {self.retries})", file=sys.stderr)
+                    try:
+                        retry = self._submit(task, attempt + 1)
+                    except Exception as submit_exc:  # scheduler gone: the job fails, the others may not
+                        result = TaskResult("failed", None, f"worker lost ({reason}); resubmitting failed: "
+                                            f"{_describe(submit_exc)}", started, now())
+                    else:
+                        info[retry.key] = (task, attempt + 1, started)
+                        pending.add(retry)
+                        continue
+                else:
+                    result = TaskResult(
+                        "failed", None, f"worker died or lost its connection {attempt + 1} time(s), last: {reason}",
+                        started, now())
+            except Exception as exc:  # an error outside the job itself (e.g. unpicklable task): deterministic
+                result = TaskResult("failed", None, f"task error on the Dask worker: {_describe(exc)}", started, now())
+                future.release()
+            else:
+                future.release()
+            yield task, result
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        finally:
+            if self._cluster is not None:
+                self._cluster.close()
+
+
+def _local_resources() -> dict[str, float] | None:
+    """Every local worker may use this machine's GPU (GPU jobs then share it), if there is one."""
+    try:
+        import torch
+
+        return {"GPU": 1} if torch.cuda.is_available() else None
+    except ImportError:
+        return None

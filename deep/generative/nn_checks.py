@@ -1,0 +1,155 @@
+"""Nearest-neighbour checks of generated samples against the training set.
+
+- exact k-NN in pixel space (levels scaled to [0, 1]), chunked on torch: candidates by the
+  ||a||^2 + ||b||^2 - 2ab matrix product, then the exact distances of the candidates in float64;
+- the fraction of samples whose nearest / second-nearest training distance ratio is < 1/3;
+- a Mann-Whitney z of generated-to-train against test-to-train nearest distances (z << 0: samples
+  sit closer to the training images than held-out images do);
+- the data-copying statistic C_T of Meehan, Chaudhuri & Dasgupta (AISTATS 2020): the training set
+  is cut into k-means cells, the Mann-Whitney z of the two distance samples is taken per cell
+  (distances to the training images of that cell) and averaged with weights P_n(cell) over cells
+  holding at least ``min_cell_samples`` generated samples. C_T << 0 flags data copying;
+- PNG grids of samples, and of each sample next to its nearest training images.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from scipy.stats import rankdata
+from sklearn.cluster import KMeans
+
+MEMORISED_RATIO = 1.0 / 3.0
+
+
+def _as_points(images: np.ndarray, levels: int) -> np.ndarray:
+    return images.reshape(len(images), -1).astype(np.float32) / max(levels - 1, 1)
+
+
+@torch.no_grad()
+def nearest_neighbours(queries: np.ndarray, refs: np.ndarray, k: int = 2, *, device: str = "cpu",
+                       extra_candidates: int = 8, max_block: int = 2 ** 25) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Euclidean k-NN of each query row among ``refs`` rows: (distances (n, k), indices (n, k))."""
+    refs_t = torch.as_tensor(refs, dtype=torch.float32, device=device)
+    refs_sq = (refs_t ** 2).sum(1)
+    n_cand = min(k + extra_candidates, len(refs_t))
+    chunk = max(1, max_block // len(refs_t))
+    dists, idxs = [], []
+    for start in range(0, len(queries), chunk):
+        q = torch.as_tensor(queries[start:start + chunk], dtype=torch.float32, device=device)
+        approx = (q ** 2).sum(1, keepdim=True) + refs_sq - 2.0 * q @ refs_t.T
+        cand = approx.topk(n_cand, dim=1, largest=False).indices
+        exact = ((q[:, None, :].double() - refs_t[cand].double()) ** 2).sum(-1)
+        order = exact.argsort(dim=1)[:, :k]
+        dists.append(exact.gather(1, order).sqrt().cpu())
+        idxs.append(cand.gather(1, order).cpu())
+    return torch.cat(dists).numpy(), torch.cat(idxs).numpy()
+
+
+def memorised_fraction(dist: np.ndarray, ratio: float = MEMORISED_RATIO) -> float:
+    """Share of rows with nearest / second-nearest distance < ratio (an exact copy counts)."""
+    d1, d2 = dist[:, 0], dist[:, 1]
+    return float(np.mean((d1 == 0) | (d1 < ratio * d2)))
+
+
+def mann_whitney_z(a: np.ndarray, b: np.ndarray) -> float:
+    """z of U_a = #{(i, j): a_i > b_j} (+ half ties) under H0, with the tie-corrected variance."""
+    n1, n2 = len(a), len(b)
+    ranks = rankdata(np.concatenate([a, b]))
+    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2
+    _, counts = np.unique(np.concatenate([a, b]), return_counts=True)
+    n = n1 + n2
+    var = n1 * n2 / 12 * ((n + 1) - (counts ** 3 - counts).sum() / (n * (n - 1)))
+    return float((u - n1 * n2 / 2) / np.sqrt(var)) if var > 0 else 0.0
+
+
+def data_copying_ct(train: np.ndarray, test: np.ndarray, generated: np.ndarray, *, n_cells: int, seed: int,
+                    min_cell_samples: int = 20, device: str = "cpu") -> dict:
+    """C_T over k-means cells of the training points (rows are flattened points)."""
+    kmeans = KMeans(n_cells, random_state=seed, n_init=3).fit(train)
+    cells = {name: kmeans.predict(x) for name, x in (("train", train), ("test", test), ("gen", generated))}
+    weights, z_scores = [], []
+    for cell in range(n_cells):
+        tr, te, ge = (x[cells[name] == cell] for name, x in (("train", train), ("test", test), ("gen", generated)))
+        if len(tr) == 0 or len(te) == 0 or len(ge) < min_cell_samples:
+            continue
+        d_test = nearest_neighbours(te, tr, 1, device=device)[0][:, 0]
+        d_gen = nearest_neighbours(ge, tr, 1, device=device)[0][:, 0]
+        weights.append(len(te) / len(test))
+        z_scores.append(mann_whitney_z(d_gen, d_test))
+    if not weights:
+        return {"ct": float("nan"), "ct_cells": 0}
+    return {"ct": float(np.dot(weights, z_scores) / np.sum(weights)), "ct_cells": len(weights)}
+
+
+def nn_check_summary(samples: np.ndarray, train: np.ndarray, test: np.ndarray, levels: int, *, n_cells: int,
+                     seed: int, device: str = "cpu") -> tuple[dict, np.ndarray]:
+    """All checks for one sampler: (metrics, nearest training indices (n_samples, 2))."""
+    gen_pts, train_pts, test_pts = (_as_points(x, levels) for x in (samples, train, test))
+    gen_d, gen_i = nearest_neighbours(gen_pts, train_pts, 2, device=device)
+    test_d, _ = nearest_neighbours(test_pts, train_pts, 2, device=device)
+    ct = data_copying_ct(train_pts, test_pts, gen_pts, n_cells=n_cells, seed=seed, device=device)
+    metrics = {
+        "nn_samples": len(samples),
+        "nn_memorised_frac": memorised_fraction(gen_d),
+        "nn_memorised_frac_test_ref": memorised_fraction(test_d),
+        "nn_exact_copy_frac": float(np.mean(gen_d[:, 0] == 0)),
+        "nn_gen_train_median_dist": float(np.median(gen_d[:, 0])),
+        "nn_test_train_median_dist": float(np.median(test_d[:, 0])),
+        "nn_mw_z": mann_whitney_z(gen_d[:, 0], test_d[:, 0]),
+        "nn_ct": ct["ct"],
+        "nn_ct_cells": ct["ct_cells"],
+    }
+    return metrics, gen_i
+
+
+def _tile(images: np.ndarray, levels: int, scale: int) -> list[np.ndarray]:
+    """uint8 (N, C, H, W) levels -> list of (H*scale, W*scale, 3) BGR uint8 tiles."""
+    pixels = (images.astype(np.float32) * (255.0 / max(levels - 1, 1))).round().astype(np.uint8)
+    tiles = []
+    for img in pixels:
+        rgb = np.repeat(img, 3, axis=0) if img.shape[0] == 1 else img[:3]
+        bgr = np.ascontiguousarray(rgb.transpose(1, 2, 0)[..., ::-1])
+        tiles.append(cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST))
+    return tiles
+
+
+def _save(path: Path, rows: list[list[np.ndarray]], gap: int = 2) -> str:
+    height, width = rows[0][0].shape[:2]
+    n_cols = max(len(r) for r in rows)
+    canvas = np.full((len(rows) * (height + gap) + gap, n_cols * (width + gap) + gap, 3), 96, np.uint8)
+    for i, row in enumerate(rows):
+        for j, tile in enumerate(row):
+            y, x = gap + i * (height + gap), gap + j * (width + gap)
+            canvas[y:y + height, x:x + width] = tile
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), canvas):
+        raise OSError(f"could not write {path}")
+    return str(path)
+
+
+def _scale(images: np.ndarray) -> int:
+    return max(1, 64 // images.shape[-1])
+
+
+def save_image_grid(path: str | Path, images: np.ndarray, levels: int, n_cols: int = 10) -> str:
+    tiles = _tile(images, levels, _scale(images))
+    return _save(Path(path), [tiles[i:i + n_cols] for i in range(0, len(tiles), n_cols)])
+
+
+def save_nn_grid(path: str | Path, samples: np.ndarray, train: np.ndarray, nn_idx: np.ndarray, levels: int,
+                 n_rows: int = 12) -> str:
+    """Each row: a sample, then its nearest and second-nearest training images."""
+    n = min(n_rows, len(samples))
+    scale = _scale(samples)
+    rows = [[*_tile(samples[i:i + 1], levels, scale), *_tile(train[nn_idx[i]], levels, scale)] for i in range(n)]
+    return _save(Path(path), rows)
+
+
+def save_pairs_grid(path: str | Path, originals: np.ndarray, others: np.ndarray, levels: int) -> str:
+    """Two rows: originals above, their counterparts (e.g. VAE reconstructions) below."""
+    scale = _scale(originals)
+    return _save(Path(path), [_tile(originals, levels, scale), _tile(others, levels, scale)])

@@ -1,0 +1,89 @@
+"""The `bench` command end to end on the embedded dataset (smoke profile)."""
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.store import Store
+
+
+def bench(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code, stdout, stderr = bench("run", "--profile", "smoke", "--methods", "feature-histograms", "--out", str(out),
+                                 "--device", "cpu")
+    assert code == 0, stderr
+    return out, stdout
+
+
+def test_run_prints_summary_and_stores_provenance(smoke_run):
+    out, stdout = smoke_run
+    assert "feature-histograms" in stdout and "video_hit1" in stdout
+    store = Store(out, readonly=True)
+    frame = store.results()
+    row = frame.iloc[0]
+    assert row["status"] == "done" and 0 <= row["video_hit1"] <= 1
+    assert row["train_s"] > 0 and row["infer_s"] > 0 and row["reference_s"] > 0
+    assert row["device_name"].startswith("cpu") and row["commit"]
+    config = store.last_run_config()
+    assert config["profile"] == "smoke" and config["methods"] == ["feature-histograms"]
+    assert len(store.predictions(row["job_key"])) == row["n_videos"]
+    store.close()
+
+
+def test_rerun_is_a_no_op(smoke_run):
+    out, _ = smoke_run
+    before = Store(out, readonly=True).results()
+    code, stdout, _ = bench("run", "--profile", "smoke", "--methods", "feature-histograms", "--out", str(out),
+                            "--device", "cpu")
+    after = Store(out, readonly=True).results()
+    assert code == 0 and "1 of 1 jobs already done" in stdout
+    assert list(after["finished"]) == list(before["finished"])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "table"])
+def test_results_formats(smoke_run, fmt):
+    out, _ = smoke_run
+    code, stdout, _ = bench("results", "--out", str(out), "--format", fmt)
+    assert code == 0 and "feature-histograms" in stdout
+    if fmt == "json":
+        rows = json.loads(stdout)
+        assert rows[0]["status"] == "done" and "commit" in rows[0]
+
+
+@pytest.mark.parametrize("args, valid", [
+    (("run", "--methods", "nope"), "feature-histograms"),
+    (("run", "--profile", "huge"), "smoke, quick, paper"),
+    (("run", "--suite", "audio"), "video, generative, all"),
+    (("run", "--split", "4"), "1, 2, 3, all"),
+    (("run", "--dataset", "no-such-dataset"), "synthetic-actions"),
+    (("list", "things"), "methods, datasets"),
+])
+def test_unknown_names_get_one_line_listing_valid_ones(tmp_path, args, valid):
+    code, _, stderr = bench(*args, *(["--out", str(tmp_path)] if args[0] == "run" else []))
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bench: error: unknown") and valid in lines[0]
+
+
+def test_results_without_a_store_is_a_clear_error(tmp_path):
+    code, _, stderr = bench("results", "--out", str(tmp_path / "nothing"))
+    assert code == 2 and "no results store" in stderr
+
+
+def test_list_methods_and_datasets():
+    code, stdout, _ = bench("list", "methods")
+    assert code == 0 and "feature-histograms" in stdout
+    code, stdout, _ = bench("list", "datasets")
+    assert code == 0 and "synthetic-actions" in stdout
