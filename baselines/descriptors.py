@@ -35,16 +35,17 @@ BINS = {"hog": 8, "hof": 9, "mbhx": 8, "mbhy": 8}
 N_VOTES = sum(BINS.values())
 
 
-def _votes(x: np.ndarray, y: np.ndarray, out: np.ndarray, offset: int, n_bins: int,
+def _votes(x: np.ndarray, y: np.ndarray, out: np.ndarray, channel: int, n_bins: int,
            min_flow: float | None) -> None:
-    """Write the two-bin magnitude votes of vectors (x, y) into out[:, offset:offset + n_bins (+1)]."""
+    """Write the two-bin magnitude votes of vectors (x, y) into planes out[channel:channel + n_bins (+1)]."""
     mag, angle = cv2.cartToPolar(x, y, angleInDegrees=True)  # OpenCV's fastAtan2, as the C++
     mag = mag.reshape(-1)
     fbin = angle.reshape(-1) * np.float32(n_bins / 360.0)
-    bin0 = fbin.astype(np.int32)  # angles are >= 0: truncation is the floor
-    mag1 = (fbin - bin0) * mag
+    floor = np.floor(fbin)
+    mag1 = (fbin - floor) * mag
     mag0 = mag - mag1
-    bin0[bin0 >= n_bins] -= n_bins
+    # angles are in [0, 360); the clamp only guards float rounding up to exactly n_bins
+    bin0 = np.minimum(floor.astype(np.intp), n_bins - 1)
     bin1 = bin0 + 1
     bin1[bin1 == n_bins] = 0
     if min_flow is not None:  # HOF: the zero bin (last) takes small flow with weight 1
@@ -52,37 +53,41 @@ def _votes(x: np.ndarray, y: np.ndarray, out: np.ndarray, offset: int, n_bins: i
         bin0[still] = n_bins
         mag0[still] = 1.0
         mag1[still] = 0.0
-    base = np.arange(offset, out.size, out.shape[1], dtype=np.intp)
+    plane = mag.size
+    pixels = np.arange(channel * plane, (channel + 1) * plane, dtype=np.intp)
     flat = out.reshape(-1)
-    np.put(flat, base + bin1, mag1)
-    np.put(flat, base + bin0, mag0)
+    flat[bin1 * plane + pixels] = mag1
+    flat[bin0 * plane + pixels] = mag0
 
 
 def cell_sums(prev_grey: np.ndarray, flow: np.ndarray, grid: DescriptorGrid = DescriptorGrid(),
               hof_flow: np.ndarray | None = None) -> np.ndarray:
-    """(H, W, 33) sums of the votes over the cell-sized window whose top-left corner is each pixel.
+    """(33, H, W) sums of the votes over the cell-sized window whose top-left corner is each pixel.
 
-    Channels: HOG (8) from ``prev_grey``; HOF (9) and MBHx, MBHy (8 each) from ``flow`` (or from
-    ``hof_flow`` for HOF and MBH when given, the camera-compensated flow of iDT).
+    Planes: HOG (8) from ``prev_grey``; HOF (9) and MBHx, MBHy (8 each) from ``flow`` (or from
+    ``hof_flow`` for HOF and MBH when given, the camera-compensated flow of iDT). Windows that
+    reach past the bottom or right edge are not valid (``frame_descriptors`` never reads them).
     """
     height, width = prev_grey.shape
     motion = flow if hof_flow is None else hof_flow
-    votes = np.zeros((height * width, N_VOTES), np.float32)
+    votes = np.zeros((N_VOTES, height, width), np.float32)
     gx = cv2.Sobel(prev_grey, cv2.CV_32F, 1, 0, ksize=1)
     gy = cv2.Sobel(prev_grey, cv2.CV_32F, 0, 1, ksize=1)
     _votes(gx, gy, votes, 0, 8, None)
     fx = np.ascontiguousarray(motion[..., 0], np.float32)
     fy = np.ascontiguousarray(motion[..., 1], np.float32)
     _votes(fx, fy, votes, 8, 8, grid.min_flow)
-    offset = 17
+    channel = 17
     for comp in (fx, fy):
         dx = cv2.Sobel(comp, cv2.CV_32F, 1, 0, ksize=1)
         dy = cv2.Sobel(comp, cv2.CV_32F, 0, 1, ksize=1)
-        _votes(dx, dy, votes, offset, 8, None)
-        offset += 8
+        _votes(dx, dy, votes, channel, 8, None)
+        channel += 8
     c = grid.cell
-    return cv2.boxFilter(votes.reshape(height, width, N_VOTES), -1, (c, c), normalize=False,
+    # the planes stacked as one tall image: a window never crosses planes where it is read
+    sums = cv2.boxFilter(votes.reshape(N_VOTES * height, width), -1, (c, c), normalize=False,
                          anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
+    return sums.reshape(N_VOTES, height, width)
 
 
 def frame_descriptors(sums: np.ndarray, points: np.ndarray, grid: DescriptorGrid = DescriptorGrid()) -> np.ndarray:
@@ -91,24 +96,27 @@ def frame_descriptors(sums: np.ndarray, points: np.ndarray, grid: DescriptorGrid
     points are (n, 2) float32 (x, y) in the pixels of ``sums``; the patch is clamped into the image
     as the C++ ``GetRect`` does; cells are ordered x-major, then y, then bins (``GetDesc``).
     """
-    height, width = sums.shape[:2]
+    n_planes, height, width = sums.shape
     half, size, c = grid.patch_size // 2, grid.patch_size, grid.cell
     rx = np.clip(np.rint(points[:, 0]).astype(np.intp) - half, 0, width - size)
     ry = np.clip(np.rint(points[:, 1]).astype(np.intp) - half, 0, height - size)
     offsets = np.arange(grid.nxy_cells) * c
-    cx = (rx[:, None, None] + offsets[:, None]).repeat(grid.nxy_cells, 2)       # (n, x, y)
-    cy = (ry[:, None, None] + offsets[None, :]).repeat(grid.nxy_cells, 1)
-    cells = sums[cy.reshape(len(points), -1), cx.reshape(len(points), -1)]     # (n, cells, 33)
+    cx = rx[:, None, None] + offsets[None, :, None]                      # (n, x, 1)
+    cy = ry[:, None, None] + offsets[None, None, :]                      # (n, 1, y)
+    corner = (cy * width + cx).reshape(len(points), -1)                  # (n, cells), x-major
+    planes = np.arange(n_planes) * (height * width)
+    cells = sums.reshape(-1)[corner[:, :, None] + planes]                # (n, cells, 33)
     np.maximum(cells, 0, out=cells)
     cells += np.float32(grid.epsilon)
-    out = []
-    start = 0
+    out = np.empty((len(points), sum(BINS.values()) * grid.nxy_cells ** 2), np.float32)
+    start = col = 0
     for n_bins in BINS.values():
         block = cells[:, :, start:start + n_bins].reshape(len(points), -1)
-        block = block / block.sum(axis=1, keepdims=True)
-        out.append(np.sqrt(block))
+        width_c = block.shape[1]
+        out[:, col:col + width_c] = np.sqrt(block / block.sum(axis=1, keepdims=True))
         start += n_bins
-    return np.concatenate(out, axis=1)
+        col += width_c
+    return out
 
 
 def trajectory_statistics(points: np.ndarray, min_var: float, max_var: float, max_dis: float):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
+from collections import deque
 from concurrent.futures import CancelledError
 from typing import Callable, Iterable, Iterator
 
@@ -35,6 +36,10 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
 
 
 def _describe(exc: BaseException) -> str:
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        return f"KilledWorker: worker {exc.last_worker.address} died while running it"
     text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -56,15 +61,14 @@ class DaskExecutor:
         self._run_task = run_task
         self._cluster = None
         if scheduler is None:
-            dask.config.set({
-                # our own bounded retry loop counts worker deaths; the scheduler must not retry on top
-                "distributed.scheduler.allowed-failures": 0,
-                # jobs may start their own process pools for per-video extraction
-                "distributed.worker.daemon": False,
-            })
+            # jobs may start their own process pools for per-video extraction (read by each Nanny
+            # whenever it (re)starts its worker process, so it is set for this driver process)
+            dask.config.set({"distributed.worker.daemon": False})
             self._cluster = LocalCluster(
                 n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR, resources=_local_resources())
+                dashboard_address=None, silence_logs=logging.ERROR, resources=_local_resources(),
+                # our own bounded retry loop counts worker deaths; the scheduler must not retry on top
+                scheduler_kwargs={"allowed_failures": 0})
             self._client = Client(self._cluster)
         else:
             self._client = Client(scheduler, timeout="30s")
@@ -83,56 +87,67 @@ class DaskExecutor:
         future = self._client.submit(self._run_task, task, key=key, pure=False, resources=resources, retries=0)
         return future
 
+    def _slots(self) -> int:
+        """Jobs to keep in flight: one per worker thread, so a dying worker holds only the job it runs."""
+        workers = self._client.scheduler_info(n_workers=-1).get("workers", {})
+        return max(1, sum(info.get("nthreads", 1) for info in workers.values()))
+
     def run(self, tasks: Iterable[JobTask]) -> Iterator[tuple[JobTask, TaskResult]]:
         from distributed import as_completed
 
         transient = _transient_errors()
-        tasks = list(tasks)
-        if not tasks:
-            return
-        has_gpu = None
-        pending = as_completed()
-        info: dict = {}  # future key -> (task, attempt, first started)
+        queue: deque[tuple[JobTask, int, str]] = deque()   # (task, attempt, first started)
         for task in tasks:
-            if task.job.device == "cuda":
-                has_gpu = self._gpu_available() if has_gpu is None else has_gpu
-                if not has_gpu:
-                    yield task, TaskResult(
-                        "failed", None, "job needs a GPU but no Dask worker offers the 'GPU' resource "
-                        "(start GPU workers with `dask worker ... --resources GPU=1`)", now(), now())
-                    continue
-            future = self._submit(task, 0)
-            info[future.key] = (task, 0, now())
-            pending.add(future)
+            if task.job.device == "cuda" and not self._gpu_available():
+                yield task, TaskResult(
+                    "failed", None, "job needs a GPU but no Dask worker offers the 'GPU' resource "
+                    "(start GPU workers with `dask worker ... --resources GPU=1`)", now(), now())
+                continue
+            queue.append((task, 0, ""))
+        in_flight = as_completed()
+        info: dict = {}  # future key -> (task, attempt, first started)
 
-        for future in pending:
+        def feed() -> list[tuple[JobTask, TaskResult]]:
+            failed = []
+            slots = self._slots()
+            while queue and in_flight.count() < slots:
+                task, attempt, started = queue.popleft()
+                started = started or now()
+                try:
+                    future = self._submit(task, attempt)
+                except Exception as exc:  # scheduler gone: this job fails, the driver goes on
+                    failed.append((task, TaskResult("failed", None, f"cannot submit to Dask: {_describe(exc)}",
+                                                    started, now())))
+                    continue
+                info[future.key] = (task, attempt, started)
+                in_flight.add(future)
+            return failed
+
+        yield from feed()
+        while in_flight.count() or queue:
+            if not in_flight.count():
+                yield from feed()
+                continue
+            future = next(in_flight)
             task, attempt, started = info.pop(future.key)
             try:
                 result = future.result()
             except transient as exc:
                 reason = _describe(exc)
-                future.release()
                 if attempt < self.retries:
                     print(f"job {task.job.method} (split {task.job.split}, seed {task.job.seed}): worker lost "
                           f"({reason}); retrying ({attempt + 1} of {self.retries})", file=sys.stderr)
-                    try:
-                        retry = self._submit(task, attempt + 1)
-                    except Exception as submit_exc:  # scheduler gone: the job fails, the others may not
-                        result = TaskResult("failed", None, f"worker lost ({reason}); resubmitting failed: "
-                                            f"{_describe(submit_exc)}", started, now())
-                    else:
-                        info[retry.key] = (task, attempt + 1, started)
-                        pending.add(retry)
-                        continue
-                else:
-                    result = TaskResult(
-                        "failed", None, f"worker died or lost its connection {attempt + 1} time(s), last: {reason}",
-                        started, now())
+                    queue.appendleft((task, attempt + 1, started))
+                    future.release()
+                    yield from feed()
+                    continue
+                result = TaskResult(
+                    "failed", None, f"worker died or lost its connection {attempt + 1} time(s), last: {reason}",
+                    started, now())
             except Exception as exc:  # an error outside the job itself (e.g. unpicklable task): deterministic
                 result = TaskResult("failed", None, f"task error on the Dask worker: {_describe(exc)}", started, now())
-                future.release()
-            else:
-                future.release()
+            future.release()
+            yield from feed()
             yield task, result
 
     def close(self) -> None:

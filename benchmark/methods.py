@@ -62,7 +62,7 @@ class MethodSpec:
     family: str                     # "classical" | "deep"
     modality: str                   # video: "rgb", "flow", "rgb+flow", "trajectories"; generative: "density", "sampler"
     description: str
-    code_files: tuple[str, ...] = field(default=())  # modules whose source defines the code version
+    code_files: tuple[str, ...] = field(default=())  # files ("deep/train.py") or modules the code version hashes
     variants: tuple[str, ...] = ("",)                # result rows one job produces
 
 

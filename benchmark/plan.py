@@ -15,14 +15,25 @@ from benchmark.runner import Job
 DEFAULT_DATASETS = {"video": "synthetic-actions", "generative": "digits"}
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The harness code that turns a method's output into stored numbers: a change here reruns every job.
+HARNESS_FILES = ("benchmark/runner.py", "benchmark/metrics.py", "benchmark/generative_suite.py")
+
+
 def code_version(spec: MethodSpec) -> str:
-    """Hash of the source of the module defining the method and of any files it names."""
-    files = {inspect.getsourcefile(spec.build)}
-    for module_name in spec.code_files:
-        module = sys.modules.get(module_name) or __import__(module_name, fromlist=["_"])
-        files.add(inspect.getsourcefile(module))
+    """Hash of the source of the module defining the method and of the files it names.
+
+    ``spec.code_files`` entries are paths relative to the project root ("deep/train.py") or module names.
+    """
+    files = {inspect.getsourcefile(spec.build), *(str(PROJECT_ROOT / f) for f in HARNESS_FILES)}
+    for entry in spec.code_files:
+        if entry.endswith(".py"):
+            files.add(str(PROJECT_ROOT / entry))
+        else:
+            module = sys.modules.get(entry) or __import__(entry, fromlist=["_"])
+            files.add(inspect.getsourcefile(module))
     digest = hashlib.sha256()
-    for path in sorted(f for f in files if f):
+    for path in sorted(f for f in files if f and Path(f).is_file()):
         digest.update(Path(path).read_bytes())
     return digest.hexdigest()[:16]
 

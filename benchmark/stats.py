@@ -30,49 +30,61 @@ class Interval:
         return f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 
-def group_resamples(groups, n_boot: int = N_BOOT, seed: int = 0, two_stage: bool = True) -> np.ndarray:
-    """(n_boot, n) item indices, each row one bootstrap replicate resampled by group.
+def group_resamples(groups, n_boot: int = N_BOOT, seed: int = 0, two_stage: bool = True) -> list[np.ndarray]:
+    """``n_boot`` arrays of item indices, each one bootstrap replicate resampled by group.
 
-    Every replicate has exactly n items, so paired statistics line up; groups are drawn in proportion
-    to their size (a group with more videos stands for more of the test set).
+    A replicate draws as many groups as there are, uniformly with replacement, and takes every drawn
+    group whole (``two_stage=False``) or resamples its items with replacement (``two_stage=True``).
+    Replicates differ in size when groups do; paired statistics use the same indices on both sides.
     """
     groups = np.asarray(groups)
-    n = len(groups)
-    if n == 0:
+    if len(groups) == 0:
         raise ValueError("cannot bootstrap an empty set")
     rng = np.random.default_rng(seed)
     _, codes = np.unique(groups.astype(str), return_inverse=True)
-    members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
-    sizes = np.array([len(m) for m in members])
-    out = np.empty((n_boot, n), dtype=np.int64)
-    for b in range(n_boot):
-        picked: list[np.ndarray] = []
-        total = 0
-        while total < n:
-            g = rng.choice(len(members), p=sizes / n)
-            chosen = rng.choice(members[g], size=len(members[g]), replace=True) if two_stage else members[g]
-            picked.append(chosen)
-            total += len(chosen)
-        out[b] = np.concatenate(picked)[:n]
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    n_groups, widest = len(sizes), int(sizes.max())
+    slot = np.arange(widest)
+    out: list[np.ndarray] = []
+    for first in range(0, n_boot, 64):  # in chunks: (B, G, W) arrays of a large test set would be big
+        batch = min(64, n_boot - first)
+        drawn = rng.integers(0, n_groups, size=(batch, n_groups))                     # (B, G) group ids
+        if two_stage:
+            offsets = np.floor(rng.random((batch, n_groups, widest)) * sizes[drawn][..., None]).astype(np.int64)
+        else:
+            offsets = np.broadcast_to(slot, (batch, n_groups, widest))
+        valid = slot < sizes[drawn][..., None]                                       # (B, G, W)
+        items = order[np.where(valid, starts[drawn][..., None] + offsets, 0)]
+        out += [items[b][valid[b]] for b in range(batch)]
     return out
 
 
-def _percentile_interval(estimate: float, replicates: np.ndarray, level: float) -> Interval:
+def percentile_interval(estimate: float, replicates, level: float = LEVEL) -> Interval:
+    replicates = np.asarray(replicates, dtype=np.float64)
     replicates = replicates[np.isfinite(replicates)]
     if len(replicates) == 0:
-        return Interval(estimate, math.nan, math.nan)
+        return Interval(float(estimate), math.nan, math.nan)
     alpha = (1 - level) / 2
     low, high = np.quantile(replicates, [alpha, 1 - alpha])
     return Interval(float(estimate), float(low), float(high))
 
 
+def bootstrap_replicates(statistic: Callable[[np.ndarray], float], groups, n_boot: int = N_BOOT, seed: int = 0,
+                         two_stage: bool = True) -> tuple[float, np.ndarray]:
+    """(statistic on all items, statistic on each group resample): for averaging over several jobs."""
+    groups = np.asarray(groups)
+    estimate = float(statistic(np.arange(len(groups))))
+    replicates = np.array([statistic(idx) for idx in group_resamples(groups, n_boot, seed, two_stage)])
+    return estimate, replicates
+
+
 def bootstrap(statistic: Callable[[np.ndarray], float], groups, n_boot: int = N_BOOT, level: float = LEVEL,
               seed: int = 0, two_stage: bool = True) -> Interval:
     """Percentile interval of ``statistic(indices)`` over group resamples (indices into the items)."""
-    groups = np.asarray(groups)
-    estimate = statistic(np.arange(len(groups)))
-    replicates = np.array([statistic(idx) for idx in group_resamples(groups, n_boot, seed, two_stage)])
-    return _percentile_interval(estimate, replicates, level)
+    estimate, replicates = bootstrap_replicates(statistic, groups, n_boot, seed, two_stage)
+    return percentile_interval(estimate, replicates, level)
 
 
 def mean_interval(values, groups, **kwargs) -> Interval:
@@ -100,14 +112,16 @@ def paired_difference(now, base, groups, **kwargs) -> Interval:
 class McNemar:
     now_only: int      # items right now and wrong in the baseline
     base_only: int     # items wrong now and right in the baseline
-    p_value: float     # two-sided exact (binomial) test of now_only vs base_only
+    p_value: float     # exact (binomial) test of now_only vs base_only
 
 
-def mcnemar_exact(now_correct, base_correct) -> McNemar:
+def mcnemar_exact(now_correct, base_correct, alternative: str = "two-sided") -> McNemar:
+    """Exact McNemar test: a binomial test of the discordant pairs. ``alternative="less"`` asks
+    whether now is worse (fewer now-only right than baseline-only right)."""
     now_correct, base_correct = np.asarray(now_correct, bool), np.asarray(base_correct, bool)
     b = int(np.sum(now_correct & ~base_correct))
     c = int(np.sum(~now_correct & base_correct))
-    p = 1.0 if b + c == 0 else float(sps.binomtest(b, b + c, 0.5).pvalue)
+    p = 1.0 if b + c == 0 else float(sps.binomtest(b, b + c, 0.5, alternative=alternative).pvalue)
     return McNemar(b, c, p)
 
 

@@ -78,3 +78,25 @@ def model_costs(make_model: Callable[[int], nn.Module], n_classes: int, clip, *,
         "views": views,
         "flops_convention": FLOPS_CONVENTION,
     }
+
+
+def train_step_flops(model: nn.Module, x: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tensor]) -> int:
+    """FLOPs of one forward + backward pass, as counted; recurrent layers the counter misses are added
+    at 3x their forward count (backward ~ 2x forward)."""
+    seen: list[tuple[nn.RNNBase, torch.Tensor]] = []
+    hooks = [m.register_forward_pre_hook(lambda mod, args: seen.append((mod, args[0])))
+             for m in model.modules() if isinstance(m, nn.RNNBase)]
+    try:
+        with FlopCounterMode(display=False) as counter:
+            loss_fn(model(x)).backward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    model.zero_grad(set_to_none=True)
+    total = counter.get_total_flops()
+    for rnn, inputs in seen:
+        with torch.no_grad(), FlopCounterMode(display=False) as alone:
+            rnn(inputs.detach())
+        batch, steps = _rnn_shape(rnn, inputs)
+        total += 3 * max(0, rnn_analytic_flops(rnn, batch, steps) - alone.get_total_flops())
+    return int(total)

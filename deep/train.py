@@ -2,7 +2,7 @@
 
 * Clips: a network sees a clip of ``ClipSpec.frames`` frames (RGB) or flow fields (x/y), ``step``
   frames apart, as a float tensor (C, T, H, W). Training samples one random clip per video (random
-  start, random crop); testing takes ``test_clips`` uniformly spaced clips per video (centre crop) and
+  start, random crop, random colour transform on RGB); testing takes ``test_clips`` uniformly spaced clips per video (centre crop) and
   returns one softmax per clip. No horizontal flips: a mirrored clip turns "slide left" into "slide
   right" and "clockwise" into "counter-clockwise", so flipping would corrupt the motion classes.
 * Reproducible on CPU: the batch, clip starts, crops and dropout of step ``s`` come from generators
@@ -76,17 +76,29 @@ class TrainConfig:
     test_clips: int = 5               # uniformly spaced clips per test video
     eval_batch: int = 64
     checkpoint_every: int = 50
+    colour_augment: bool = True       # random channel permutation / grey + gains on RGB clips
     preload: bool = True              # keep every video's frames in memory (small profiles)
 
 
 # ----------------------------------------------------------------------------- clips
 
 
+def random_colour_matrix(rng: np.random.Generator) -> np.ndarray:
+    """Colour augmentation: grey with probability 1/4, else a random channel permutation; random gains.
+
+    Actors differ in colour and a split holds out whole actors, so a network trained on a few actors
+    must not rely on hue.
+    """
+    if rng.random() < 0.25:
+        return np.full((3, 3), 1.0 / 3.0) * rng.uniform(0.8, 1.2)
+    return np.eye(3)[rng.permutation(3)] * rng.uniform(0.7, 1.3, size=(3, 1))
+
+
 class ClipSource:
     """Clips of one VideoSet for one ClipSpec; frames / flow come from the VideoSet's cache."""
 
-    def __init__(self, videos: VideoSet, spec: ClipSpec, *, preload: bool = True):
-        self.videos, self.spec = videos, spec
+    def __init__(self, videos: VideoSet, spec: ClipSpec, *, preload: bool = True, colour_augment: bool = False):
+        self.videos, self.spec, self.colour_augment = videos, spec, colour_augment
         self._store: dict[int, np.ndarray] = {}
         self._preload = preload
         if preload:
@@ -120,15 +132,21 @@ class ClipSource:
     def n_positions(self, i: int) -> int:
         return len(self.video(i))
 
-    def clip(self, video: np.ndarray, start: int, top: int, left: int) -> np.ndarray:
-        """(C, T, size, size) float32; indices past the end of a short video repeat its last frame."""
+    def clip(self, video: np.ndarray, start: int, top: int, left: int, colour: np.ndarray | None = None) -> np.ndarray:
+        """(C, T, size, size) float32; indices past the end of a short video repeat its last frame.
+
+        colour: an optional 3x3 matrix applied to every RGB pixel (colour augmentation).
+        """
         from baselines.optical_flow import dequantise
 
         spec = self.spec
         idx = np.minimum(start + spec.step * np.arange(spec.frames), len(video) - 1)
         x = video[idx, top:top + spec.size, left:left + spec.size]
         if spec.modality == "rgb":
-            x = (x.astype(np.float32) / 255.0 - RGB_MEAN) / RGB_STD
+            x = x.astype(np.float32) / 255.0
+            if colour is not None:
+                x = np.clip(x @ colour.T.astype(np.float32), 0.0, 1.0)
+            x = (x - RGB_MEAN) / RGB_STD
         else:
             # Mean flow subtraction (Simonyan & Zisserman 2014): removes a global (camera) translation.
             x = dequantise(x)
@@ -136,12 +154,14 @@ class ClipSource:
         return np.ascontiguousarray(x.transpose(3, 0, 1, 2))
 
     def train_clip(self, i: int, rng: np.random.Generator) -> np.ndarray:
+        """A random clip: random start and crop, and (RGB, if enabled) a random colour transform."""
         video = self.video(i)
         t, h, w = video.shape[:3]
         start = int(rng.integers(0, max(1, t - self.spec.span + 1)))
         top = int(rng.integers(0, h - self.spec.size + 1))
         left = int(rng.integers(0, w - self.spec.size + 1))
-        return self.clip(video, start, top, left)
+        colour = random_colour_matrix(rng) if self.colour_augment and self.spec.modality == "rgb" else None
+        return self.clip(video, start, top, left, colour)
 
     def test_clips(self, i: int, n: int) -> np.ndarray:
         """(n, C, T, size, size): n uniformly spaced clips, centre crop."""
@@ -386,7 +406,7 @@ class ClipClassifier:
     def fit(self, train: VideoSet) -> "ClipClassifier":
         torch.manual_seed(self.ctx.seed)
         self.model_ = prepare_for_device(init_weights(self.make_model(self.ctx.n_classes)), self.ctx.device)
-        source = ClipSource(train, self.clip, preload=self.train.preload)
+        source = ClipSource(train, self.clip, preload=self.train.preload, colour_augment=self.train.colour_augment)
         self.train_result_ = train_model(self.model_, source, self.train, seed=self.ctx.seed,
                                          device=self.ctx.device, checkpoint_dir=default_checkpoint_dir(self.ctx))
         self.n_train_clips_ = self.train_result_.clips_seen

@@ -41,7 +41,7 @@ def read_class_index(path: Path) -> tuple[str, ...]:
     names: dict[int, str] = {}
     for n, line in _lines(path):
         parts = line.split()
-        if len(parts) != 2 or not parts[0].isdigit():
+        if len(parts) != 2 or not parts[0].isdecimal():
             raise SplitFileError(f"{path}:{n}: expected '<index> <ClassName>', got {line!r}")
         names[int(parts[0])] = parts[1]
     if sorted(names) != list(range(1, len(names) + 1)):
@@ -65,7 +65,7 @@ def _ucf_entries(path: Path, class_names: tuple[str, ...], labelled: bool) -> li
             raise SplitFileError(f"{path}:{n}: {relpath!r} is not under a class folder named in classInd.txt")
         label = index[folder]
         if labelled:
-            if len(parts) != 2 or not parts[1].isdigit():
+            if len(parts) != 2 or not parts[1].isdecimal():
                 raise SplitFileError(f"{path}:{n}: expected '<Class>/<video> <label>', got {line!r}")
             if int(parts[1]) - 1 != label:
                 raise SplitFileError(f"{path}:{n}: label {parts[1]} disagrees with folder {folder!r}")

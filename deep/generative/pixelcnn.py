@@ -84,7 +84,7 @@ class PixelCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) levels -> logits (B, C, K, H, W)."""
         p = self.first_kernel // 2
-        h = self.first(F.pad(to_unit(x, self.levels), (p, p, p, p)))
+        h = self.first(F.pad(to_unit(x, self.levels).to(self.first.weight.dtype), (p, p, p, p)))
         for block in self.blocks:  # (B, F, H, W) throughout
             h = h + block(F.pad(F.relu(h), (1, 1, 1, 1)))
         logits = self.head(h)
@@ -145,10 +145,13 @@ class GatedPixelCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) levels -> logits (B, C, K, H, W)."""
-        v = h = to_unit(x, self.levels)
+        v = h = self._inputs(x)
         for layer in self.layers:
             v, h = layer(v, h)
         return self.head(h).view(len(x), self.colours, self.levels, *x.shape[2:])
+
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        return to_unit(x, self.levels).to(self.head[1].weight.dtype)
 
     @torch.no_grad()
     def row_links(self, x: torch.Tensor, row: int) -> list[torch.Tensor]:
@@ -157,7 +160,7 @@ class GatedPixelCNN(nn.Module):
             return [layer.v_to_h.bias.view(1, -1, 1, 1).expand(len(x), -1, 1, x.shape[-1])
                     for layer in self.layers]
         top = max(0, row - self.rows_seen)
-        v, links = to_unit(x[:, :, top:row], self.levels), []
+        v, links = self._inputs(x[:, :, top:row]), []
         for layer in self.layers:
             v_pre = layer.vertical_pre(v)
             links.append(layer.v_to_h(v_pre[:, :, -1:]))
@@ -169,7 +172,7 @@ class GatedPixelCNN(nn.Module):
         """Logits (B, C, K) at (row, col); ``state`` caches the row's vertical links."""
         if state is None or state[0] != row:
             state = (row, self.row_links(x, row))
-        h = to_unit(x[:, :, row:row + 1], self.levels)
+        h = self._inputs(x[:, :, row:row + 1])
         for layer, link in zip(self.layers, state[1]):
             h = layer.horizontal_step(h, link)
         return self.head(h)[:, :, 0, col].view(len(x), self.colours, self.levels), state
@@ -207,10 +210,10 @@ class PixelCNNParams:
 
 PIXELCNN = {
     ("pixelcnn", "smoke"): PixelCNNParams(False, 16, 2, 5, TrainSchedule(2, 64, 3e-3)),
-    ("pixelcnn", "quick"): PixelCNNParams(False, 48, 4, 5, TrainSchedule(25, 64, 2e-3)),
+    ("pixelcnn", "quick"): PixelCNNParams(False, 32, 4, 5, TrainSchedule(20, 64, 2e-3)),
     ("pixelcnn", "paper"): PixelCNNParams(False, 128, 12, 7, TrainSchedule(100, 64, 1e-3)),
     ("gated-pixelcnn", "smoke"): PixelCNNParams(True, 16, 2, 3, TrainSchedule(2, 64, 3e-3)),
-    ("gated-pixelcnn", "quick"): PixelCNNParams(True, 48, 4, 3, TrainSchedule(25, 64, 2e-3)),
+    ("gated-pixelcnn", "quick"): PixelCNNParams(True, 32, 4, 3, TrainSchedule(20, 64, 2e-3)),
     ("gated-pixelcnn", "paper"): PixelCNNParams(True, 128, 12, 5, TrainSchedule(100, 64, 1e-3)),
 }
 

@@ -67,8 +67,8 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, D) -> mean, log-variance (B, Z)."""
-        inputs = x.float() if self.likelihood == "gaussian" else to_unit(x, self.levels)
-        mean, log_var = self.encoder(inputs).chunk(2, dim=-1)
+        inputs = x if self.likelihood == "gaussian" else to_unit(x, self.levels)
+        mean, log_var = self.encoder(inputs.to(self.encoder[0].weight.dtype)).chunk(2, dim=-1)
         return mean, log_var
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -86,12 +86,12 @@ class VAE(nn.Module):
             return torch.log_softmax(out, -1).gather(-1, xs.long().unsqueeze(-1))[..., 0].sum(-1)
         if self.likelihood == "dlogistic":
             return discretised_logistic_log_prob(xs, out[..., 0], out[..., 1], self.levels).sum(-1)
-        return gaussian_log_prob(xs.float(), out[..., 0], torch.full_like(out[..., 0], 2 * math.log(self.obs_std)))
+        return gaussian_log_prob(xs.to(out.dtype), out[..., 0], torch.full_like(out[..., 0], 2 * math.log(self.obs_std)))
 
     def elbo(self, x: torch.Tensor, samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
         """(B,) ELBO: E_q log p(x|z) by ``samples`` reparameterised draws, minus the analytic KL."""
         mean, log_var = self.encode(x)
-        eps = torch.randn(samples, *mean.shape, generator=generator, device=mean.device)
+        eps = torch.randn(samples, *mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         z = mean + (0.5 * log_var).exp() * eps
         kl = 0.5 * (mean ** 2 + log_var.exp() - 1 - log_var).sum(-1)
         return self.log_likelihood(x, z).mean(0) - kl
@@ -102,9 +102,10 @@ class VAE(nn.Module):
         """(B,) L_k with k importance samples from q, in chunks of ``chunk`` samples."""
         mean, log_var = self.encode(x)
         std = (0.5 * log_var).exp()
-        total = torch.full((len(x),), -math.inf, device=x.device)
+        total = torch.full((len(x),), -math.inf, dtype=mean.dtype, device=x.device)
         for start in range(0, k, chunk):
-            eps = torch.randn(min(chunk, k - start), *mean.shape, generator=generator, device=mean.device)
+            eps = torch.randn(min(chunk, k - start), *mean.shape, generator=generator, device=mean.device,
+                              dtype=mean.dtype)
             z = mean + std * eps
             log_w = (self.log_likelihood(x, z) - 0.5 * (LOG_2PI + z ** 2).sum(-1)
                      - gaussian_log_prob(z, mean, log_var))
@@ -139,10 +140,10 @@ class VAEParams:
 
 VAE_PARAMS = {
     ("vae", "smoke"): VAEParams("auto", 4, (64,), 50, TrainSchedule(3, 64, 2e-3)),
-    ("vae", "quick"): VAEParams("auto", 16, (256, 256), 500, TrainSchedule(150, 64, 1e-3)),
+    ("vae", "quick"): VAEParams("auto", 16, (256, 256), 500, TrainSchedule(100, 64, 1e-3)),
     ("vae", "paper"): VAEParams("auto", 50, (500, 500), 5000, TrainSchedule(500, 100, 1e-3)),
     ("vae-dlogistic", "smoke"): VAEParams("dlogistic", 4, (64,), 50, TrainSchedule(3, 64, 2e-3)),
-    ("vae-dlogistic", "quick"): VAEParams("dlogistic", 16, (256, 256), 500, TrainSchedule(150, 64, 1e-3)),
+    ("vae-dlogistic", "quick"): VAEParams("dlogistic", 16, (256, 256), 500, TrainSchedule(100, 64, 1e-3)),
     ("vae-dlogistic", "paper"): VAEParams("dlogistic", 50, (500, 500), 5000, TrainSchedule(500, 100, 1e-3)),
 }
 

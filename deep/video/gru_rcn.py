@@ -8,7 +8,8 @@ Every matrix product of the GRU is a 2-D convolution, so the hidden state keeps 
 Paper size: VGG-16 per frame; GRUs on pool2, pool3, pool4, pool5 and fc7 (fc7 as a 1x1 map) with 64, 128,
 256, 256, 512 hidden maps (3x3 kernels, 1x1 on fc7). Each level's last hidden state is average-pooled and
 classified; the levels' softmax scores are averaged. No ImageNet pre-training here (nothing is
-downloaded): everything trains from scratch. Small profiles: one conv per VGG block, narrow, small crop.
+downloaded): everything trains from scratch. Small profiles: one conv per VGG block, narrow, small crop,
+batch normalisation after each CNN convolution and no dropout (they must learn in ~30 s on a CPU).
 """
 from __future__ import annotations
 
@@ -48,14 +49,15 @@ class GRURCN(nn.Module):
     def __init__(self, *, n_classes: int, blocks: tuple[tuple[int, ...], ...] = (
                      (64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
                  fc: int = 4096, hidden: tuple[int, ...] = (64, 128, 256, 256, 512), size: int = 224,
-                 dropout: float = 0.5):
+                 dropout: float = 0.5, batch_norm: bool = False):
         super().__init__()
         self.blocks = nn.ModuleList()
         c_in, s = 3, size
         for widths in blocks:                          # VGG block: 3x3 convs then 2x2 max pooling
             layers: list[nn.Module] = []
             for width in widths:
-                layers += [nn.Conv2d(c_in, width, 3, padding=1), nn.ReLU(inplace=True)]
+                bn = [nn.BatchNorm2d(width)] if batch_norm else []
+                layers += [nn.Conv2d(c_in, width, 3, padding=1), *bn, nn.ReLU(inplace=True)]
                 c_in = width
             self.blocks.append(nn.Sequential(*layers, nn.MaxPool2d(2)))
             s //= 2
@@ -92,20 +94,24 @@ class GRURCNConfig:
     blocks: tuple[tuple[int, ...], ...]
     fc: int
     hidden: tuple[int, ...]
+    batch_norm: bool
+    dropout: float
     clip: ClipSpec
     train: TrainConfig
 
 
 PROFILES: dict[str, GRURCNConfig] = {
     "paper": GRURCNConfig(blocks=((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
-                          fc=4096, hidden=(64, 128, 256, 256, 512),
+                          fc=4096, hidden=(64, 128, 256, 256, 512), batch_norm=False, dropout=0.5,
                           clip=ClipSpec(frames=10, size=224, short_side=256),
                           train=TrainConfig(steps=30_000, batch_size=64, lr=1e-3, grad_clip=5.0,
                                             test_clips=10, preload=False)),
     "quick": GRURCNConfig(blocks=((8,), (16,), (32,), (32,), (32,)), fc=64, hidden=(8, 16, 16, 16, 32),
+                          batch_norm=True, dropout=0.0,
                           clip=ClipSpec(frames=16, size=40),
                           train=TrainConfig(steps=150, batch_size=16, lr=2e-3, grad_clip=5.0, test_clips=3)),
     "smoke": GRURCNConfig(blocks=((4,), (8,), (8,), (8,), (8,)), fc=16, hidden=(4, 4, 4, 4, 8),
+                          batch_norm=True, dropout=0.0,
                           clip=ClipSpec(frames=16, size=32),
                           train=TrainConfig(steps=6, batch_size=8, lr=2e-3, grad_clip=5.0, test_clips=2)),
 }
@@ -115,6 +121,7 @@ def build(ctx: MethodContext) -> ClipClassifier:
     cfg = PROFILES[ctx.profile]
 
     def make_model(n_classes: int) -> GRURCN:
-        return GRURCN(n_classes=n_classes, blocks=cfg.blocks, fc=cfg.fc, hidden=cfg.hidden, size=cfg.clip.size)
+        return GRURCN(n_classes=n_classes, blocks=cfg.blocks, fc=cfg.fc, hidden=cfg.hidden, size=cfg.clip.size,
+                      batch_norm=cfg.batch_norm, dropout=cfg.dropout)
 
     return ClipClassifier(make_model=make_model, clip=cfg.clip, train=cfg.train, ctx=ctx)

@@ -1,0 +1,217 @@
+"""The dense-trajectory video method: DT (or iDT) features, per-channel encoding, χ² (or linear) SVMs.
+
+One training yields a result row per descriptor channel and their combination, as in Wang et al.
+CVPR 2011 Table 1: "traj", "hog", "hof", "mbh" (MBHx and MBHy as two kernel channels) and
+"combined" (all five channels). Per-video features are extracted in parallel worker processes
+and cached, keyed by the frames, the DT parameters and ``DT_CODE_VERSION``.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from multiprocessing import get_context
+
+import numpy as np
+from sklearn.svm import LinearSVC
+
+from baselines.chi2_svm import MultiChannelChi2SVM
+from baselines.dense_trajectories import DTParams, column_slices, dense_trajectories, n_columns
+from baselines.encoding import BagOfWords, FisherVector, MultiChannel
+from benchmark.data.video import VideoSet
+from benchmark.methods import MethodContext, MethodSpec, Scores
+
+DT_CODE_VERSION = 1  # bump when extraction output changes, to invalidate cached features
+CHANNELS = ("traj", "hog", "hof", "mbhx", "mbhy")
+VARIANTS = {"traj": ("traj",), "hog": ("hog",), "hof": ("hof",), "mbh": ("mbhx", "mbhy"),
+            "combined": CHANNELS}
+
+
+@dataclass(frozen=True)
+class DTConfig:
+    """Hyper-parameters of one profile."""
+
+    dt: DTParams = DTParams()
+    shared_flow: bool = False            # track on the cached scale-0 flow (shared with the deep
+                                         # temporal stream) instead of the authors' flow pyramid
+    max_trajectories: int | None = None  # per video, uniformly subsampled (None keeps all)
+    encoding: str = "bow"                # "bow" (χ² SVM) or "fisher" (linear SVM)
+    n_words: int = 4000
+    max_descriptors: int = 100_000
+    n_init: int = 8
+    kmeans_max_iter: int = 100
+    gmm_components: int = 256
+    svm_c: float = 100.0
+
+
+PROFILES: dict[str, DTConfig] = {
+    "smoke": DTConfig(dt=DTParams(track_length=9), shared_flow=True, max_trajectories=2000,
+                      n_words=16, max_descriptors=2000, n_init=1, kmeans_max_iter=50, gmm_components=4),
+    "quick": DTConfig(shared_flow=True, max_trajectories=5000, n_words=128, max_descriptors=20_000,
+                      n_init=2, gmm_components=16),
+    "paper": DTConfig(),
+}
+
+
+def config_for(profile: str, *, idt: bool = False, encoding: str = "bow") -> DTConfig:
+    config = PROFILES[profile]
+    if idt:  # iDT warps frames and recomputes the flow: it cannot use the shared flow
+        config = replace(config, dt=replace(config.dt, idt=True), shared_flow=False)
+    return replace(config, encoding=encoding)
+
+
+def _features_key(videos: VideoSet, i: int, config: DTConfig) -> dict:
+    return {"frames": videos.frames_key(i), "dt": asdict(config.dt), "shared_flow": config.shared_flow,
+            "max_trajectories": config.max_trajectories, "version": DT_CODE_VERSION}
+
+
+def _compute_features(videos: VideoSet, i: int, config: DTConfig) -> dict[str, np.ndarray]:
+    frames = videos.frames(i)
+    flows = videos.flow(i, config.dt.flow) if config.shared_flow else None
+    rows = dense_trajectories(frames, config.dt, n_frames=len(frames), flows=flows)
+    if config.max_trajectories is not None and len(rows) > config.max_trajectories:
+        rng = np.random.default_rng(i)  # per-video seed: the cache must not depend on the run
+        keep = np.sort(rng.choice(len(rows), config.max_trajectories, replace=False))
+        rows = rows[keep]
+    return {"rows": rows}
+
+
+def video_features(videos: VideoSet, i: int, config: DTConfig) -> np.ndarray:
+    """(n, 436) trajectory rows of video i, from the cache or computed (and cached)."""
+    key = _features_key(videos, i, config)
+    return videos.cache.arrays("dt-features", key, lambda: _compute_features(videos, i, config))["rows"]
+
+
+def _worker_init() -> None:
+    from benchmark.threads import pin_threads
+
+    pin_threads(1)
+
+
+def _worker(args) -> int:
+    videos, i, config = args
+    video_features(videos, i, config)
+    return i
+
+
+def extract_all(videos: VideoSet, config: DTConfig, workers: int = 1) -> None:
+    """Compute and cache the features of every video, in ``workers`` processes (one thread each)."""
+    missing = [i for i in range(len(videos))
+               if not videos.cache.path("dt-features", _features_key(videos, i, config)).exists()]
+    if not missing:
+        return
+    if workers <= 1 or len(missing) == 1:
+        for i in missing:
+            video_features(videos, i, config)
+        return
+    with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=get_context("spawn"),
+                             initializer=_worker_init) as pool:
+        for _ in pool.map(_worker, [(videos, i, config) for i in missing]):
+            pass
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    z = scores - scores.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class DenseTrajectoryMethod:
+    """DT/iDT + bag of words (or Fisher vectors) + one-vs-rest SVMs; one result row per variant.
+
+    Scores are the softmax of the one-vs-rest decision values (ranking and argmax are the SVMs').
+    """
+
+    def __init__(self, config: DTConfig = DTConfig(), seed: int = 0, n_classes: int | None = None,
+                 workers: int = 1):
+        self.config = config
+        self.seed = seed
+        self.n_classes = n_classes
+        self.workers = workers
+
+    def _channel_columns(self) -> tuple[tuple[int, int], ...]:
+        cols = column_slices(self.config.dt)
+        return tuple((cols[c].start, cols[c].stop) for c in CHANNELS)
+
+    def _encoder(self):
+        c = self.config
+        if c.encoding == "fisher":
+            base = FisherVector(n_components=c.gmm_components, max_descriptors=c.max_descriptors,
+                                random_state=self.seed)
+        else:
+            base = BagOfWords(n_words=c.n_words, max_descriptors=c.max_descriptors, n_init=c.n_init,
+                              max_iter=c.kmeans_max_iter, random_state=self.seed)
+        return MultiChannel(base, self._channel_columns())
+
+    def extract(self, videos: VideoSet) -> "DenseTrajectoryMethod":
+        extract_all(videos, self.config, self.workers)
+        return self
+
+    def _features(self, videos: VideoSet) -> list[np.ndarray]:
+        extract_all(videos, self.config, self.workers)
+        return [video_features(videos, i, self.config) for i in range(len(videos))]
+
+    def _variant_columns(self, variant: str) -> np.ndarray:
+        starts = np.concatenate([[0], np.cumsum(self.encoder_.blocks_)])
+        index = [CHANNELS.index(c) for c in VARIANTS[variant]]
+        return np.concatenate([np.arange(starts[j], starts[j + 1]) for j in index])
+
+    def fit(self, train: VideoSet) -> "DenseTrajectoryMethod":
+        features = self._features(train)
+        self.n_train_clips_ = len(train)
+        self.encoder_ = self._encoder().fit(features)
+        encoded = self.encoder_.transform(features)
+        self.classifiers_ = {}
+        for variant, channels in VARIANTS.items():
+            X = encoded[:, self._variant_columns(variant)]
+            if self.config.encoding == "fisher":
+                clf = LinearSVC(C=self.config.svm_c, random_state=self.seed)
+            else:
+                blocks = tuple(self.encoder_.blocks_[CHANNELS.index(c)] for c in channels)
+                clf = MultiChannelChi2SVM(blocks=blocks, C=self.config.svm_c)
+            self.classifiers_[variant] = clf.fit(X, train.labels)
+        self.n_classes_ = self.n_classes or train.n_classes
+        return self
+
+    def predict_scores(self, test: VideoSet) -> dict[str, Scores]:
+        features = self._features(test)
+        self.n_test_clips_ = len(test)
+        encoded = self.encoder_.transform(features)
+        out = {}
+        for variant, clf in self.classifiers_.items():
+            decision = clf.decision_function(encoded[:, self._variant_columns(variant)])
+            if decision.ndim == 1:
+                decision = np.stack([-decision, decision], axis=1)
+            scores = np.full((len(test), self.n_classes_), -np.inf)
+            scores[:, clf.classes_] = decision  # classes absent from training get probability 0
+            out[variant] = Scores(video=_softmax(scores))
+        return out
+
+    def costs(self) -> dict:
+        return {"n_columns": n_columns(self.config.dt)}
+
+
+def _builder(*, idt: bool = False, encoding: str = "bow"):
+    def build(ctx: MethodContext) -> DenseTrajectoryMethod:
+        return DenseTrajectoryMethod(config_for(ctx.profile, idt=idt, encoding=encoding), seed=ctx.seed,
+                                     n_classes=ctx.n_classes, workers=ctx.workers)
+    return build
+
+
+_CODE = ("baselines/dt_method.py", "baselines/dense_trajectories.py", "baselines/descriptors.py",
+         "baselines/optical_flow.py", "baselines/encoding.py", "baselines/chi2_svm.py")
+_ROWS = tuple(VARIANTS)
+
+DT_METHODS: dict[str, MethodSpec] = {
+    "dt-bow-svm": MethodSpec(
+        name="dt-bow-svm", build=_builder(), family="classical", modality="trajectories",
+        description="Dense trajectories (Wang et al. 2013, DenseTrack v1.2 defaults), Traj/HOG/HOF/MBH, "
+                    "bag of words, multi-channel χ² SVM", code_files=_CODE, variants=_ROWS),
+    "dt-fv-svm": MethodSpec(
+        name="dt-fv-svm", build=_builder(encoding="fisher"), family="classical", modality="trajectories",
+        description="Dense trajectories, Fisher vectors (PCA 1/2, diagonal GMM), linear SVM",
+        code_files=_CODE, variants=_ROWS),
+    "idt-bow-svm": MethodSpec(
+        name="idt-bow-svm", build=_builder(idt=True), family="classical", modality="trajectories",
+        description="Improved trajectories (camera motion removed by a RANSAC homography), "
+                    "bag of words, multi-channel χ² SVM", code_files=_CODE, variants=_ROWS),
+}

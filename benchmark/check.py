@@ -1,0 +1,286 @@
+"""``bench check``: the CI gate. A regression fails it only when noise cannot explain it.
+
+Accuracy (video hit@1 per video; per-image NLL for density models), per result row, against the
+baseline's per-item predictions: paired bootstrap interval of now - baseline, resampling by group
+(``benchmark.stats``). A video row regresses when the whole interval lies below -margin AND the exact
+McNemar test on the discordant videos (one-sided: now worse) rejects equality at alpha. Both are asked
+for because with few groups the bootstrap alone can be overconfident (three flipped videos of twenty
+in the same direction would fail it) while McNemar ignores the groups. Without the baseline's per-item
+predictions (or with other items) the test is unpaired: the interval of now's accuracy minus the
+baseline's value. A density row regresses when the interval of the NLL increase lies above
+margin x the baseline's mean NLL.
+
+Speed: every phase time is divided by the reference workload time of the same job (``reference_s``:
+a fixed matmul + convolution timed in the job's process just before and after it), and the ratio
+now / baseline of these ratios is tested. With one seed per job there are no repeat timings of the
+method itself, so the interval comes from how much the machine's speed moved during the run: the
+standard deviation sigma of log(reference time) over every reference measurement of the run (the
+before and after values of every job when the store has them, else one per job). A phase time and
+its reference, taken at different moments, then differ by a log-variance of about 2 sigma^2, and a
+ratio of two runs' ratios by 2 sigma_now^2 + 2 sigma_base^2. A phase regresses only when the lower
+bound of that log-normal interval exceeds 1 + tolerance. Phases shorter than ``min_seconds`` in
+either run are not gated (timer and start-up noise dominate them), and a run with fewer than two
+reference measurements cannot estimate sigma, so its speed is reported but not gated.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmark import stats
+from benchmark.provenance import now as utc_now
+
+FORMAT = "cvbench-baseline/1"
+PHASES = ("extract_s", "train_s", "infer_s", "infer_train_s", "sample_s", "nncheck_s")
+REFERENCE_KEYS = ("reference_before_s", "reference_after_s")
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    margin: float = 0.05             # accuracy: tolerated drop in video hit@1 (fraction of videos)
+    nll_margin: float = 0.02         # density: tolerated relative increase of the mean test NLL
+    alpha: float = 0.05              # McNemar level
+    speed_tolerance: float = 0.25    # tolerated slow-down of a phase (ratio to the reference workload)
+    min_seconds: float = 0.05        # phases shorter than this in either run are not gated
+    n_boot: int = 2000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    method: str
+    metric: str
+    baseline: float | None
+    now: float | None
+    interval: str
+    verdict: str        # "pass" | "FAIL" | "new" | "not gated"
+    note: str = ""
+
+
+# --- snapshots: what a run is, in the baseline's format ----------------------------------------------
+def collect(out_dirs) -> pd.DataFrame:
+    """Result rows of one or more run directories, each tagged with the directory it came from."""
+    from benchmark.store import Store
+
+    frames = []
+    for out in out_dirs:
+        store = Store(out, readonly=True)
+        try:
+            frame = store.results()
+        finally:
+            store.close()
+        if not frame.empty:
+            frames.append(frame.assign(out_dir=str(out)))
+    if not frames:
+        raise ValueError(f"no results in {', '.join(map(str, out_dirs))}")
+    return pd.concat(frames, ignore_index=True)
+
+
+def predictions(out_dir: str, job_key: str, variant: str) -> pd.DataFrame:
+    from benchmark.store import Store
+
+    store = Store(out_dir, readonly=True)
+    try:
+        return store.predictions(job_key, variant)
+    finally:
+        store.close()
+
+
+def _key(row, method: str) -> str:
+    return f"{row['suite']}|{row['dataset']}|{row['profile']}|split {row['split']}|seed {row['seed']}|{method}"
+
+
+def _number(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _reference_samples(row) -> list[float]:
+    samples = [_number(row.get(k)) for k in REFERENCE_KEYS]
+    samples = [s for s in samples if s]
+    return samples or [s for s in [_number(row.get("reference_s"))] if s]
+
+
+def snapshot(out_dirs) -> dict:
+    """Everything the gate compares, from the stores alone (this is also the baseline file's content)."""
+    frame = collect(out_dirs)
+    rows, jobs, noise = {}, {}, {}
+    for out_dir, part in frame.groupby("out_dir"):
+        samples = [s for _, r in part.drop_duplicates("job_key").iterrows() for s in _reference_samples(r)]
+        noise[out_dir] = (stats.log_sd(samples), len(samples))
+    for _, row in frame.iterrows():
+        entry = {"suite": row["suite"], "method": row["method"], "status": row["status"],
+                 "error": row.get("error")}
+        if row["status"] == "done":
+            preds = predictions(row["out_dir"], row["job_key"], row.get("variant") or "")
+            if row["suite"] == "video":
+                entry["metric"], entry["value"] = "video_hit1", _number(row.get("video_hit1"))
+                if not preds.empty:
+                    entry["items"] = {"item": preds["item"].tolist(), "group": preds["group"].tolist(),
+                                      "label": preds["label"].astype(int).tolist(),
+                                      "pred": preds["pred"].astype(int).tolist()}
+            else:
+                entry["metric"], entry["value"] = "nll_nats", _number(row.get("nll_nats"))
+                if not preds.empty and "nll_nats" in preds and entry["value"] is not None:
+                    entry["items"] = {"item": preds["item"].tolist(), "group": preds["group"].astype(str).tolist(),
+                                      "nll_nats": preds["nll_nats"].astype(float).tolist()}
+        rows[_key(row, row["method"])] = entry
+        base_method = row["method"].split("/")[0] if row.get("variant") else row["method"]
+        job_id = _key(row, base_method)
+        if row["status"] == "done" and job_id not in jobs:
+            reference = _number(row.get("reference_s"))
+            seconds = {p: _number(row.get(p)) for p in PHASES if _number(row.get(p)) is not None}
+            sigma, n_ref = noise[row["out_dir"]]
+            jobs[job_id] = {"method": base_method, "reference_s": reference, "seconds": seconds,
+                            "ratios": {p: s / reference for p, s in seconds.items()} if reference else {},
+                            "sigma_log_reference": sigma, "n_reference_measurements": n_ref}
+    first = frame.iloc[0]
+    return {"format": FORMAT, "created": utc_now(), "commit": first.get("commit"), "machine": first.get("machine"),
+            "profiles": sorted(frame["profile"].dropna().unique().tolist()), "rows": rows, "jobs": jobs}
+
+
+# --- comparisons ----------------------------------------------------------------------------------
+def _aligned(now_items: dict, base_items: dict | None):
+    """Positions of the baseline's items in now's order, or None when they are not the same items."""
+    if not base_items or sorted(now_items["item"]) != sorted(base_items["item"]):
+        return None
+    where = {item: i for i, item in enumerate(base_items["item"])}
+    return np.array([where[item] for item in now_items["item"]])
+
+
+def _video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
+    items = now.get("items")
+    if not items:
+        return Verdict(name, "video_hit1", base.get("value"), now.get("value"), "", "not gated",
+                       "the run stored no per-video predictions")
+    now_correct = np.equal(items["pred"], items["label"]).astype(float)
+    order = _aligned(items, base.get("items"))
+    boot = dict(n_boot=tol.n_boot, seed=tol.seed)
+    if order is not None:
+        base_correct = np.equal(base["items"]["pred"], base["items"]["label"]).astype(float)[order]
+        diff = stats.paired_difference(now_correct, base_correct, items["group"], **boot)
+        test = stats.mcnemar_exact(now_correct.astype(bool), base_correct.astype(bool), alternative="less")
+        regressed = diff.high < -tol.margin and test.p_value < tol.alpha
+        note = (f"paired by video; McNemar exact one-sided p={test.p_value:.3g} "
+                f"({test.now_only} now-only right, {test.base_only} baseline-only right)")
+        base_value = float(base_correct.mean())
+    else:
+        base_value = base.get("value")
+        if base_value is None:
+            return Verdict(name, "video_hit1", None, now.get("value"), "", "not gated", "baseline has no value")
+        acc = stats.mean_interval(now_correct, items["group"], **boot)
+        diff = stats.Interval(acc.estimate - base_value, acc.low - base_value, acc.high - base_value)
+        regressed = diff.high < -tol.margin
+        note = "unpaired: baseline has no per-video predictions for these videos"
+    return Verdict(name, "video_hit1", base_value, float(now_correct.mean()),
+                   f"diff {diff.estimate:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]",
+                   "FAIL" if regressed else "pass", note + f"; fails below -{tol.margin:g}")
+
+
+def _density_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
+    items, base_value = now.get("items"), base.get("value")
+    if not items or base_value is None:
+        return Verdict(name, "nll_nats", base_value, now.get("value"), "", "not gated",
+                       "no per-image NLL (model without a likelihood)")
+    nll = np.asarray(items["nll_nats"], dtype=float)
+    boot = dict(n_boot=tol.n_boot, seed=tol.seed)
+    order = _aligned(items, base.get("items"))
+    if order is not None:
+        base_nll = np.asarray(base["items"]["nll_nats"], dtype=float)[order]
+        diff = stats.paired_difference(nll, base_nll, items["group"], **boot)
+        note, base_value = "paired by image", float(base_nll.mean())
+    else:
+        mean = stats.mean_interval(nll, items["group"], **boot)
+        diff = stats.Interval(mean.estimate - base_value, mean.low - base_value, mean.high - base_value)
+        note = "unpaired"
+    limit = tol.nll_margin * abs(base_value)
+    return Verdict(name, "nll_nats", base_value, float(nll.mean()),
+                   f"diff {diff.estimate:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]",
+                   "FAIL" if diff.low > limit else "pass", f"{note}; fails above +{limit:.3g} nats")
+
+
+def _speed_verdicts(name: str, now: dict, base: dict, tol: Tolerances) -> list[Verdict]:
+    out = []
+    sigmas = [s for s in (now.get("sigma_log_reference"), base.get("sigma_log_reference")) if s is not None]
+    for phase, base_ratio in sorted(base.get("ratios", {}).items()):
+        now_ratio = now.get("ratios", {}).get(phase)
+        metric = f"{phase[:-2]} time / reference"
+        if now_ratio is None:
+            out.append(Verdict(name, metric, base_ratio, None, "", "not gated", "phase not timed in this run"))
+            continue
+        short = min(now["seconds"].get(phase, 0), base["seconds"].get(phase, 0)) < tol.min_seconds
+        if short or not sigmas or base_ratio <= 0:
+            why = (f"shorter than {tol.min_seconds:g} s" if short or base_ratio <= 0
+                   else "fewer than two reference measurements: noise unknown")
+            ratio = f"x{now_ratio / base_ratio:.2f}" if base_ratio > 0 else ""
+            out.append(Verdict(name, metric, base_ratio, now_ratio, ratio, "not gated", why))
+            continue
+        # The baseline's noise when it has one, else assume it was as noisy as this run.
+        s_now = now.get("sigma_log_reference") or sigmas[0]
+        s_base = base.get("sigma_log_reference") or s_now
+        interval = stats.ratio_interval(now_ratio / base_ratio, math.sqrt(2 * s_now**2 + 2 * s_base**2))
+        out.append(Verdict(name, metric, base_ratio, now_ratio,
+                           f"x{interval.estimate:.2f} [{interval.low:.2f}, {interval.high:.2f}]",
+                           "FAIL" if interval.low > 1 + tol.speed_tolerance else "pass",
+                           f"slower if the lower bound exceeds {1 + tol.speed_tolerance:g}; "
+                           f"sigma_log_ref now {s_now:.3f}, baseline {s_base:.3f}"))
+    return out
+
+
+def compare(baseline: dict, current: dict, tol: Tolerances = Tolerances()) -> list[Verdict]:
+    if baseline.get("format") != FORMAT:
+        raise ValueError(f"baseline format {baseline.get('format')!r} is not {FORMAT!r}: regenerate it with --update")
+    verdicts: list[Verdict] = []
+    for key, base in baseline["rows"].items():
+        now = current["rows"].get(key)
+        if now is None:
+            verdicts.append(Verdict(key, "present", None, None, "", "FAIL", "row of the baseline absent from the run"))
+        elif now["status"] != "done":
+            verdicts.append(Verdict(key, "status", None, None, "", "FAIL", f"job failed: {now.get('error')}"))
+        elif base["status"] != "done":
+            verdicts.append(Verdict(key, "status", None, None, "", "pass", "failed in the baseline, done now"))
+        elif now["suite"] == "video":
+            verdicts.append(_video_verdict(key, now, base, tol))
+        else:
+            verdicts.append(_density_verdict(key, now, base, tol))
+    verdicts += [Verdict(key, "present", None, None, "", "new", "not in the baseline")
+                 for key in current["rows"] if key not in baseline["rows"]]
+    for key, base in baseline.get("jobs", {}).items():
+        if key in current.get("jobs", {}):
+            verdicts += _speed_verdicts(key, current["jobs"][key], base, tol)
+    return verdicts
+
+
+def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
+    frame = pd.DataFrame([v.__dict__ for v in verdicts])
+    if not frame.empty:
+        frame["method"] = frame["method"].str.split("|").map(lambda p: " ".join([p[-1], *p[3:5]]) if len(p) > 3 else p[0])
+    return frame
+
+
+def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances) -> int:
+    current = snapshot(out_dirs)
+    if update:
+        baseline_path.parent.mkdir(parents=True, exist_ok=True)
+        baseline_path.write_text(json.dumps(current, indent=1, sort_keys=True, default=str) + "\n")
+        print(f"wrote baseline {baseline_path}: {len(current['rows'])} rows, {len(current['jobs'])} jobs")
+        return 0
+    if not baseline_path.is_file():
+        raise FileNotFoundError(f"no baseline at {baseline_path}: create one with `bench check --update`")
+    verdicts = compare(json.loads(baseline_path.read_text()), current, tol)
+    table = verdict_table(verdicts)
+    with pd.option_context("display.max_rows", 1000, "display.width", 250, "display.max_colwidth", 90,
+                           "display.float_format", "{:.4g}".format):
+        print(table.to_string(index=False))
+    failed = [v for v in verdicts if v.verdict == "FAIL"]
+    print(f"\n{len(failed)} regression(s) in {len(verdicts)} checks against {baseline_path}"
+          if failed else f"\nno regression in {len(verdicts)} checks against {baseline_path}")
+    return 1 if failed else 0

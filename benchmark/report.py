@@ -1,0 +1,538 @@
+"""``bench report``: tables and figures of each suite, from the results store alone (nothing recomputed
+but bootstrap intervals over the stored per-item predictions).
+
+Per suite it writes ``<suite>.md``, ``<suite>.csv``, ``<suite>.tex`` (booktabs) and a self-contained
+``<suite>.html`` (figures embedded as base64 PNG); the PNGs also go to ``figures/`` for the Markdown.
+Published numbers sit in their own "paper" column, always with their dataset and citation: they come
+from other data and other hardware and never stand in for ours.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmark import stats
+from benchmark.check import collect, predictions
+
+SUITES = ("video", "generative")
+PAPER_METRICS = {"video_hit@1": "video hit@1", "clip_hit@1": "clip hit@1", "video_hit@5": "hit@5",
+                 "accuracy": "accuracy", "nll_nats": "nats", "bits_per_dim": "bits/dim"}
+DT_VARIANTS = ("traj", "hog", "hof", "mbh", "combined")
+N_BOOT = 1000
+
+
+@dataclass
+class Section:
+    """One suite's report: the display table, the numeric table (CSV), figures and notes."""
+
+    suite: str
+    display: pd.DataFrame
+    numeric: pd.DataFrame
+    figures: dict[str, bytes] = field(default_factory=dict)        # name -> PNG
+    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+# --- published numbers ----------------------------------------------------------------------------
+def load_published() -> pd.DataFrame:
+    with resources.files("benchmark").joinpath("published.csv").open() as handle:
+        return pd.DataFrame(list(csv.DictReader(handle)))
+
+
+def paper_text(published: pd.DataFrame, method: str) -> str:
+    rows = published[published["ours"] == method]
+    if rows.empty:
+        return ""
+    parts = []
+    for (source, table, dataset, name), group in rows.groupby(["source", "table", "dataset", "method"], sort=False):
+        values = ", ".join(f"{r.value} {PAPER_METRICS.get(r.metric, r.metric)}" for r in group.itertuples())
+        parts.append(f"† {values}: {name}, {dataset} ({source}, {table})")
+    return "; ".join(parts)
+
+
+# --- helpers --------------------------------------------------------------------------------------
+def _registry_info(suite: str) -> dict[str, tuple[str, str, tuple]]:
+    """method -> (family, modality, variants) of what is registered now; empty when the registry cannot load."""
+    try:
+        from benchmark.registry import methods_of
+
+        return {name: (spec.family, spec.modality, tuple(getattr(spec, "variants", ()) or ()))
+                for name, spec in methods_of(suite).items()}
+    except Exception:  # a report of old results must not need every method importable
+        return {}
+
+
+def _in_registry_order(frame: pd.DataFrame, registry: dict) -> pd.DataFrame:
+    """Rows in the registry's order (classical before deep as the registry lists them), unknown ones last."""
+    rank = {name: i for i, name in enumerate(registry)}
+
+    def key(method: str) -> tuple:
+        base, _, variant = method.partition("/")
+        variants = registry.get(base, ("", "", ()))[2]
+        return rank.get(base, len(rank)), base, variants.index(variant) if variant in variants else len(variants)
+
+    key = frame["method"].map(key)
+    return frame.assign(_key=key).sort_values("_key", kind="stable").drop(columns="_key")
+
+
+def _class_names(items: list[str], labels: list[int]) -> dict[int, str]:
+    names = {}
+    for item, label in zip(items, labels):
+        match = re.search(r"v_(.+?)_g\d+_c\d+", str(item))
+        folder = str(item).split("/")[0] if "/" in str(item) else None
+        names.setdefault(int(label), match.group(1) if match else folder or f"class {label}")
+    return names
+
+
+def _pct(interval: stats.Interval | None, point=None) -> str:
+    if interval is None or not np.isfinite(interval.low):
+        return "" if point is None or pd.isna(point) else f"{100 * point:.1f}"
+    return f"{100 * interval.estimate:.1f} [{100 * interval.low:.1f}, {100 * interval.high:.1f}]"
+
+
+def _num(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)) or pd.isna(value):
+        return ""
+    value = float(value)
+    if abs(value) >= 1e9:
+        return f"{value / 1e9:.{digits}g}G"
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.{digits}g}M"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:.{digits}g}k"
+    return f"{value:.{digits}g}"
+
+
+def _mean(rows: pd.DataFrame, column: str):
+    if column not in rows:
+        return np.nan
+    values = pd.to_numeric(rows[column], errors="coerce").dropna()
+    return float(values.mean()) if len(values) else np.nan
+
+
+def _first(rows: pd.DataFrame, column: str):
+    if column not in rows:
+        return None
+    values = rows[column].dropna()
+    return values.iloc[0] if len(values) else None
+
+
+def _pooled(rows: pd.DataFrame, statistic) -> stats.Interval | None:
+    """Bootstrap a per-job statistic of the predictions and average it over the jobs (splits x seeds).
+
+    Jobs of one split share their resamples (same seed), so seeds of a split are paired."""
+    estimates, replicates = [], []
+    for _, row in rows.iterrows():
+        preds = predictions(row["out_dir"], row["job_key"], row.get("variant") or "")
+        if preds.empty:
+            return None
+        value = statistic(preds)
+        if value is None:
+            return None
+        est, reps = stats.bootstrap_replicates(value, preds["group"].astype(str).to_numpy(), N_BOOT,
+                                               seed=int(row["split"]))
+        estimates.append(est)
+        replicates.append(reps)
+    if not estimates:
+        return None
+    return stats.percentile_interval(float(np.mean(estimates)), np.mean(replicates, axis=0))
+
+
+def _hit1(preds):
+    correct = (preds["pred"].to_numpy() == preds["label"].to_numpy()).astype(float)
+    return lambda idx: correct[idx].mean()
+
+
+def _hit5(preds):
+    if "scores" not in preds or not all(isinstance(s, list) and s for s in preds["scores"]):
+        return None
+    scores = np.array(preds["scores"].tolist(), dtype=float)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :5]
+    hits = (top == preds["label"].to_numpy()[:, None]).any(axis=1).astype(float)
+    return lambda idx: hits[idx].mean()
+
+
+def _mean_class(preds):
+    pred, labels = preds["pred"].to_numpy(), preds["label"].to_numpy()
+    return lambda idx: float(np.mean([np.mean(pred[idx][labels[idx] == c] == c) for c in np.unique(labels[idx])]))
+
+
+def _mean_nll(preds):
+    if "nll_nats" not in preds:
+        return None
+    nll = preds["nll_nats"].to_numpy(dtype=float)
+    return lambda idx: nll[idx].mean()
+
+
+# --- video ----------------------------------------------------------------------------------------
+def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
+    info = _registry_info("video")
+    done = _in_registry_order(frame[frame["status"] == "done"], info)
+    display, numeric, intervals, confusions, classes = [], [], {}, {}, {}
+    conventions: list[str] = []
+    for (dataset, method), rows in done.groupby(["dataset", "method"], sort=False):
+        base = method.split("/")[0]
+        family, modality, _ = info.get(base, ("", "", ()))
+        hit1, hit5, mca = _pooled(rows, _hit1), _pooled(rows, _hit5), _pooled(rows, _mean_class)
+        intervals[method] = hit1
+        matrices = [np.array(m) for m in rows.get("confusion", pd.Series(dtype=object)) if isinstance(m, list)]
+        if matrices and len({m.shape for m in matrices}) == 1:
+            confusions[method] = sum(matrices)
+            preds = predictions(rows.iloc[0]["out_dir"], rows.iloc[0]["job_key"], rows.iloc[0].get("variant") or "")
+            if not preds.empty:
+                classes.update(_class_names(preds["item"].tolist(), preds["label"].tolist()))
+        convention = _first(rows, "cost_flops_convention")
+        if convention and convention not in conventions:
+            conventions.append(convention)
+        flops, views = _first(rows, "cost_flops_per_view"), _first(rows, "cost_views")
+        flops_text = ""
+        if flops is not None:
+            flops_text = f"{_num(flops)} × {int(views) if views is not None else '?'}"
+            flops_text += f" ({conventions.index(convention) + 1})" if convention else ""
+        record = {"dataset": dataset, "method": method, "family": family, "modality": modality,
+                  "runs": len(rows), "videos": int(_mean(rows, "n_videos")) if "n_videos" in rows else None,
+                  "clip_hit1": _mean(rows, "clip_hit1"), "video_hit1": _mean(rows, "video_hit1"),
+                  "video_hit5": _mean(rows, "video_hit5"), "mean_class_acc": _mean(rows, "mean_class_acc"),
+                  "params": _first(rows, "cost_params"), "flops_per_view": flops, "views": views,
+                  "flops_convention": convention, "train_clips_per_s": _mean(rows, "train_clips_per_s"),
+                  "infer_clips_per_s": _mean(rows, "infer_clips_per_s"),
+                  "infer_videos_per_s": _mean(rows, "infer_videos_per_s"), "device": _first(rows, "device_name"),
+                  "paper": paper_text(published, method)}
+        for name, ci in (("video_hit1", hit1), ("video_hit5", hit5), ("mean_class_acc", mca)):
+            record[f"{name}_low"], record[f"{name}_high"] = (ci.low, ci.high) if ci else (None, None)
+        numeric.append(record)
+        display.append({"method": method, "modality": modality, "clip hit@1": _pct(None, record["clip_hit1"]),
+                        "video hit@1": _pct(hit1, record["video_hit1"]), "hit@5": _pct(hit5, record["video_hit5"]),
+                        "mean class acc": _pct(mca, record["mean_class_acc"]), "params": _num(record["params"]),
+                        "FLOPs/view × views": flops_text, "train clips/s": _num(record["train_clips_per_s"]),
+                        "infer clips/s": _num(record["infer_clips_per_s"]), "device": record["device"] or "",
+                        "paper (their data, not ours)": record["paper"]})
+    numeric_frame = pd.DataFrame(numeric)
+    section = Section("video", pd.DataFrame(display), numeric_frame)
+    if len(done["dataset"].unique()) > 1:
+        section.display.insert(0, "dataset", numeric_frame["dataset"])
+    section.notes += [f"({i + 1}) FLOPs convention: {c}" for i, c in enumerate(conventions)]
+    pairs = [c for c in done.columns if c.startswith("pair_acc_")]
+    if pairs:
+        table = (100 * done.groupby("method", sort=False)[pairs].mean()).round(1).reset_index()
+        section.extra_tables["Class pairs one frame cannot separate (pair accuracy %, 50 = chance; point values)"] = \
+            table.rename(columns={c: c[len("pair_acc_"):] for c in pairs})
+    if not numeric_frame.empty:
+        section.figures["accuracy-vs-throughput"] = _fig_throughput(numeric_frame)
+    if confusions:
+        section.figures["confusion"] = _fig_confusions(confusions, classes)
+        section.figures["per-class-accuracy"] = _fig_per_class(confusions, classes)
+    ablation = {m: intervals[m] for m in intervals if m.split("/")[-1] in DT_VARIANTS and "/" in m}
+    if ablation:
+        section.figures["dt-descriptor-ablation"] = _fig_ablation(ablation, published)
+    _failed_note(frame, section)
+    return section
+
+
+# --- generative -----------------------------------------------------------------------------------
+NN_COLUMNS = {"nn_memorised_frac": "memorised", "nn_memorised_frac_test_ref": "memorised (test ref)",
+              "nn_exact_copy_frac": "exact copies", "nn_gen_train_median_dist": "NN dist gen",
+              "nn_test_train_median_dist": "NN dist test", "nn_mw_z": "MW z", "nn_ct": "C_T"}
+
+
+def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
+    done = _in_registry_order(frame[frame["status"] == "done"], _registry_info("generative"))
+    display, numeric, artefacts = [], [], {}
+    for (dataset, method), rows in done.groupby(["dataset", "method"], sort=False):
+        nll = _pooled(rows, _mean_nll) if pd.notna(_mean(rows, "nll_nats")) else None
+        dims = _mean(rows, "dims")
+        record = {"dataset": dataset, "method": method, "kind": _first(rows, "kind"), "runs": len(rows),
+                  "nll_nats": _mean(rows, "nll_nats"), "nll_nats_low": nll.low if nll else None,
+                  "nll_nats_high": nll.high if nll else None, "bits_per_dim": _mean(rows, "bits_per_dim"),
+                  "gap_nats": _mean(rows, "gap_nats"), "params": _first(rows, "cost_params"),
+                  "train_s": _mean(rows, "train_s"), "device": _first(rows, "device_name"),
+                  "paper": paper_text(published, method)}
+        record.update({c: _mean(rows, c) for c in NN_COLUMNS if c in rows})
+        numeric.append(record)
+        scale = 1 / (dims * np.log(2)) if dims and np.isfinite(dims) else None
+        bpd = (f"{record['bits_per_dim']:.3f} [{nll.low * scale:.3f}, {nll.high * scale:.3f}]"
+               if nll and scale else _num(record["bits_per_dim"], 4))
+        display.append({"method": method, "kind": record["kind"] or "",
+                        "NLL nats": f"{nll.estimate:.2f} [{nll.low:.2f}, {nll.high:.2f}]" if nll
+                        else _num(record["nll_nats"], 4), "bits/dim": bpd,
+                        "test−train gap nats": _num(record["gap_nats"]),
+                        **{label: _num(record.get(c)) for c, label in NN_COLUMNS.items() if c in rows},
+                        "params": _num(record["params"]), "train s": _num(record["train_s"]),
+                        "device": record["device"] or "", "paper (their data, not ours)": record["paper"]})
+        for _, row in rows.drop_duplicates("job_key").iterrows():
+            for path in _artefact_paths(row):   # per job: variant rows of one job share its figures
+                artefacts.setdefault(path.stem, path)
+    section = Section("generative", pd.DataFrame(display), pd.DataFrame(numeric))
+    anchors = published[published["metric"].isin(["nll_nats", "bits_per_dim"])]
+    section.extra_tables["Published anchors († the papers' numbers on their data: binarised MNIST, CIFAR-10)"] = \
+        anchors[["method", "dataset", "metric", "value", "source", "table", "checked"]].reset_index(drop=True)
+    if section.numeric["bits_per_dim"].notna().any():
+        section.figures["bits-per-dim"] = _fig_bits_per_dim(section.numeric)
+    for name, path in artefacts.items():
+        section.figures[name] = path.read_bytes()
+    section.notes.append("bits/dim = nats / (D ln 2); 'kind' says whether the number is exact or a bound "
+                         "(an upper bound on the NLL).")
+    _failed_note(frame, section)
+    return section
+
+
+def _artefact_paths(row) -> list[Path]:
+    """The job's listed PNG artefacts, found where the job wrote them or under this run's artefacts/."""
+    import json
+
+    from benchmark.store import Store
+
+    store = Store(row["out_dir"], readonly=True)
+    try:
+        found = store.conn.execute("SELECT artefacts FROM jobs WHERE job_key=?", (row["job_key"],)).fetchone()
+    finally:
+        store.close()
+    paths = []
+    for listed in json.loads(found[0] or "[]") if found else []:
+        listed = Path(listed)
+        for candidate in (listed, Path(row["out_dir"]) / "artefacts" / row["job_key"] / listed.name):
+            if candidate.suffix.lower() == ".png" and candidate.is_file():
+                paths.append(candidate)
+                break
+    return paths
+
+
+def _failed_note(frame: pd.DataFrame, section: Section) -> None:
+    failed = frame[frame["status"] != "done"].drop_duplicates("job_key")
+    for _, row in failed.iterrows():
+        section.notes.append(f"FAILED: {row['method']} (split {row['split']}, seed {row['seed']}): {row['error']}")
+
+
+# --- figures --------------------------------------------------------------------------------------
+def _png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _fig_throughput(numeric: pd.DataFrame) -> bytes:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    rows = numeric[numeric["infer_videos_per_s"] > 0]
+    for family, marker in (("classical", "s"), ("deep", "o"), ("", "^")):
+        part = rows[rows["family"] == family]
+        if part.empty:
+            continue
+        low = (part["video_hit1"] - part["video_hit1_low"].astype(float)).clip(lower=0).fillna(0)
+        high = (part["video_hit1_high"].astype(float) - part["video_hit1"]).clip(lower=0).fillna(0)
+        ax.errorbar(part["infer_videos_per_s"], 100 * part["video_hit1"], yerr=100 * np.vstack([low, high]),
+                    fmt=marker, capsize=3, label=family or "other")
+        for r in part.itertuples():
+            ax.annotate(r.method, (r.infer_videos_per_s, 100 * r.video_hit1), fontsize=7,
+                        xytext=(4, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("inference throughput (test videos/s, all views; log scale)")
+    ax.set_ylabel("video hit@1 (%), 95% bootstrap interval")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _grid(n: int, size: float):
+    plt = _plt()
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, list(axes.flat)
+
+
+def _fig_confusions(confusions: dict[str, np.ndarray], classes: dict[int, str]) -> bytes:
+    fig, axes = _grid(len(confusions), 3.2)
+    for ax, (method, matrix) in zip(axes, confusions.items()):
+        normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        ax.imshow(normalised, vmin=0, vmax=1, cmap="Blues")
+        ax.set_title(method, fontsize=8)
+        ticks = range(len(matrix))
+        ax.set_xticks(ticks, [classes.get(i, str(i)) for i in ticks], rotation=90, fontsize=5)
+        ax.set_yticks(ticks, [classes.get(i, str(i)) for i in ticks], fontsize=5)
+        ax.set_xlabel("predicted", fontsize=6)
+        ax.set_ylabel("true", fontsize=6)
+    return _png(fig)
+
+
+def _fig_per_class(confusions: dict[str, np.ndarray], classes: dict[int, str]) -> bytes:
+    plt = _plt()
+    methods = list(confusions)
+    n = max(len(m) for m in confusions.values())
+    table = np.full((len(methods), n), np.nan)
+    for i, m in enumerate(methods):
+        matrix = confusions[m]
+        totals = matrix.sum(axis=1)
+        table[i, : len(matrix)] = np.where(totals > 0, np.diag(matrix) / np.maximum(totals, 1), np.nan)
+    fig, ax = plt.subplots(figsize=(1 + 0.55 * n, 1 + 0.3 * len(methods)))
+    image = ax.imshow(100 * table, vmin=0, vmax=100, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(n), [classes.get(i, str(i)) for i in range(n)], rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(methods)), methods, fontsize=7)
+    fig.colorbar(image, ax=ax, label="per-class accuracy (%)")
+    return _png(fig)
+
+
+def _fig_ablation(intervals: dict[str, stats.Interval | None], published: pd.DataFrame) -> bytes:
+    plt = _plt()
+    families = sorted({m.split("/")[0] for m in intervals})
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.8 / (len(families) + 1)
+    x = np.arange(len(DT_VARIANTS))
+    for k, family in enumerate(families):
+        values, errors = [], [[], []]
+        for variant in DT_VARIANTS:
+            ci = intervals.get(f"{family}/{variant}")
+            values.append(100 * ci.estimate if ci else np.nan)
+            errors[0].append(100 * (ci.estimate - ci.low) if ci and np.isfinite(ci.low) else 0)
+            errors[1].append(100 * (ci.high - ci.estimate) if ci and np.isfinite(ci.high) else 0)
+        ax.bar(x + k * width, values, width, yerr=errors, capsize=3, label=f"{family} (ours)")
+    paper = published[published["ours"].str.startswith("dt-bow-svm/")]
+    if not paper.empty:
+        by_variant = {r.ours.split("/")[1]: float(r.value) for r in paper.itertuples()}
+        ax.bar(x + len(families) * width, [by_variant.get(v, np.nan) for v in DT_VARIANTS], width, fill=False,
+               hatch="//", label=f"† paper: {paper.iloc[0]['source']}, {paper.iloc[0]['dataset']} (their data)")
+    ax.set_xticks(x + width * len(families) / 2, ["Traj", "HOG", "HOF", "MBH", "combined"])
+    ax.set_ylabel("video hit@1 / accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7)
+    ax.set_title("Dense-trajectory descriptor ablation", fontsize=9)
+    return _png(fig)
+
+
+def _fig_bits_per_dim(numeric: pd.DataFrame) -> bytes:
+    plt = _plt()
+    rows = numeric[numeric["bits_per_dim"].notna()].sort_values("bits_per_dim")
+    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.35 * len(rows)))
+    labels = [f"{r.method} ({r.kind})" for r in rows.itertuples()]
+    ax.barh(labels, rows["bits_per_dim"], color="tab:blue")
+    ax.invert_yaxis()
+    ax.set_xlabel("test bits/dim (lower is better; bounds are upper bounds)")
+    ax.tick_params(axis="y", labelsize=7)
+    return _png(fig)
+
+
+# --- writers --------------------------------------------------------------------------------------
+def _markdown_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(no rows)\n"
+    cells = frame.astype(str).map(lambda s: s.replace("|", "\\|").replace("\n", " "))
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "†": r"\dag{}", "×": r"$\times$",
+        "−": "-"}
+
+
+def _tex(text) -> str:
+    return "".join(_TEX.get(ch, ch) for ch in str(text))
+
+
+def latex_table(frame: pd.DataFrame, caption: str) -> str:
+    lines = [r"% needs \usepackage{booktabs}", r"\begin{table}[t]", r"\centering\small",
+             r"\begin{tabular}{" + "".join("p{5cm}" if c.startswith("paper") else "l" for c in frame.columns) + "}",
+             r"\toprule",
+             " & ".join(_tex(c) for c in frame.columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(_tex(v) for v in row) + r" \\" for row in frame.astype(str).itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{_tex(caption)}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def _provenance(frame: pd.DataFrame) -> str:
+    parts = [f"runs: {', '.join(sorted(frame['out_dir'].unique()))}",
+             f"profiles: {', '.join(sorted(frame['profile'].dropna().unique()))}",
+             f"commits: {', '.join(sorted(frame['commit'].dropna().astype(str).unique()))}",
+             f"machines: {', '.join(sorted(frame['machine'].dropna().astype(str).unique()))}",
+             f"finished: {frame['finished'].dropna().max()}"]
+    return "; ".join(parts)
+
+
+INTRO = {
+    "video": "95% intervals: bootstrap over the test videos resampled by group (two-stage), averaged over splits "
+             "and seeds. Clip hit@1 has no interval (clip predictions are not stored). Throughputs are "
+             "wall-clock on the machine below and noisy on shared machines.",
+    "generative": "NLL in nats per image with a 95% bootstrap interval over test images; bits/dim = nats / (D ln 2).",
+}
+PAPER_NOTE = ("† Numbers in the 'paper' column are the published figures of the method this row re-implements, "
+              "on the paper's data (Sports-1M, UCF101, KTH, binarised MNIST, CIFAR-10, ...) and hardware: "
+              "they are not our results and not comparable number-for-number.")
+
+
+def write_section(section: Section, provenance: str, to: Path) -> list[Path]:
+    figures_dir = to / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    name = section.suite
+    files = {}
+    for title, png in section.figures.items():
+        path = figures_dir / f"{name}-{re.sub(r'[^A-Za-z0-9]+', '-', title).strip('-').lower()}.png"
+        path.write_bytes(png)
+        files[title] = path
+    md = [f"# {name.capitalize()} suite\n", f"_{provenance}_\n", INTRO[name] + "\n",
+          _markdown_table(section.display), *[f"- {n}" for n in section.notes], "", PAPER_NOTE + "\n"]
+    for title, table in section.extra_tables.items():
+        md += [f"## {title}\n", _markdown_table(table)]
+    md += ["## Figures\n"] + [f"### {t}\n\n![{t}](figures/{p.name})\n" for t, p in files.items()]
+    outputs = [to / f"{name}.md", to / f"{name}.csv", to / f"{name}.tex", to / f"{name}.html"]
+    outputs[0].write_text("\n".join(md))
+    section.numeric.to_csv(outputs[1], index=False)
+    outputs[2].write_text(latex_table(section.display, f"{name} suite. {PAPER_NOTE}"))
+    outputs[3].write_text(_html(section, provenance))
+    return outputs + list(files.values())
+
+
+def _html(section: Section, provenance: str) -> str:
+    body = [f"<h1>{section.suite.capitalize()} suite</h1>", f"<p><em>{html.escape(provenance)}</em></p>",
+            f"<p>{html.escape(INTRO[section.suite])}</p>", section.display.to_html(index=False, border=0),
+            "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in section.notes) + "</ul>",
+            f"<p class='paper'>{html.escape(PAPER_NOTE)}</p>"]
+    for title, table in section.extra_tables.items():
+        body += [f"<h2>{html.escape(title)}</h2>", table.to_html(index=False, border=0)]
+    body.append("<h2>Figures</h2>")
+    for title, png in section.figures.items():
+        data = base64.b64encode(png).decode()
+        body.append(f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(title)}'>"
+                    f"<figcaption>{html.escape(title)}</figcaption></figure>")
+    style = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto}table{border-collapse:collapse;"
+             "font-size:12px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}"
+             ".paper{color:#555}img{max-width:100%}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>cvbench {section.suite}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+def write_reports(out_dirs, to: Path) -> list[Path]:
+    """Regenerate every suite's report found in the given run directories; return the files written."""
+    frame = collect(out_dirs)
+    published = load_published()
+    written: list[Path] = []
+    for suite, build in (("video", video_section), ("generative", generative_section)):
+        rows = frame[frame["suite"] == suite]
+        if rows.empty:
+            continue
+        written += write_section(build(rows, published), _provenance(rows), Path(to))
+    return written
+

@@ -1,0 +1,55 @@
+"""The ``report`` and ``check`` subcommands (wiring only; the work is in report.py and check.py)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from benchmark.config import DEFAULT_OUT
+
+
+def _out_dirs(args: argparse.Namespace) -> list[Path]:
+    return [Path(p) for p in (args.out or [str(DEFAULT_OUT)])]
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from benchmark.report import write_reports
+
+    for path in write_reports(_out_dirs(args), Path(args.to)):
+        print(path)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from benchmark.check import Tolerances, run_check
+
+    tol = Tolerances(margin=args.margin, nll_margin=args.nll_margin, alpha=args.alpha,
+                     speed_tolerance=args.speed_tolerance, min_seconds=args.min_seconds)
+    return run_check(Path(args.baseline), _out_dirs(args), args.update, tol)
+
+
+def register_report_commands(subparsers) -> None:
+    from benchmark.check import Tolerances
+
+    defaults = Tolerances()
+    report = subparsers.add_parser("report", help="regenerate tables and figures from the results store")
+    report.add_argument("--out", action="append", default=None,
+                        help=f"run directory; repeat for several (default: {DEFAULT_OUT})")
+    report.add_argument("--to", default="reports", help="where the reports go (default: reports)")
+    report.set_defaults(func=cmd_report)
+
+    check = subparsers.add_parser("check", help="CI gate: fail on accuracy or speed regressions beyond noise")
+    check.add_argument("--baseline", required=True, help="baseline JSON (written by --update)")
+    check.add_argument("--out", action="append", default=None,
+                       help=f"run directory; repeat for several (default: {DEFAULT_OUT})")
+    check.add_argument("--update", action="store_true", help="write the run as the new baseline instead")
+    check.add_argument("--margin", type=float, default=defaults.margin,
+                       help=f"tolerated drop of video hit@1, absolute (default: {defaults.margin})")
+    check.add_argument("--nll-margin", type=float, default=defaults.nll_margin,
+                       help=f"tolerated relative increase of test NLL (default: {defaults.nll_margin})")
+    check.add_argument("--alpha", type=float, default=defaults.alpha,
+                       help=f"level of the exact McNemar test (default: {defaults.alpha})")
+    check.add_argument("--speed-tolerance", type=float, default=defaults.speed_tolerance,
+                       help=f"tolerated relative slow-down (default: {defaults.speed_tolerance})")
+    check.add_argument("--min-seconds", type=float, default=defaults.min_seconds,
+                       help=f"phases shorter than this are not gated (default: {defaults.min_seconds})")
+    check.set_defaults(func=cmd_check)

@@ -1,0 +1,145 @@
+"""The CI gate on doctored baselines: clear regressions fail, equality and noise-sized changes pass."""
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from benchmark.check import Tolerances, compare, snapshot
+from benchmark.cli import main
+from benchmark.outcome import JobOutcome, RowResult
+from benchmark.store import Store
+
+N_VIDEOS, N_GROUPS, N_CLASSES = 200, 8, 5
+METHODS = ("alpha", "beta", "gamma", "delta")
+
+
+def _write_store(out, seed: int = 0) -> None:
+    """Four video jobs, 200 test videos in 8 groups at ~60% accuracy; reference times jitter by ~5%."""
+    rng = np.random.default_rng(seed)
+    store = Store(out)
+    run_id = store.start_run("bench run (test)", {}, {}, "2026-01-01T00:00:00+00:00")
+    labels = rng.integers(0, N_CLASSES, N_VIDEOS)
+    groups = np.repeat(np.arange(1, N_GROUPS + 1), N_VIDEOS // N_GROUPS)
+    for k, method in enumerate(METHODS):
+        correct = rng.random(N_VIDEOS) < 0.6
+        pred = np.where(correct, labels, (labels + 1) % N_CLASSES)
+        preds = [{"item": f"v{i:03d}", "group": int(groups[i]), "label": int(labels[i]), "pred": int(pred[i]),
+                  "scores": []} for i in range(N_VIDEOS)]
+        reference = 0.01 * float(np.exp(rng.normal(0, 0.05)))
+        timings = {"train_s": 2.0 + k, "infer_s": 0.5, "reference_s": reference}
+        outcome = JobOutcome([RowResult("", {"video_hit1": float(correct.mean())}, preds)], timings, {})
+        job = {"job_key": f"key-{method}", "suite": "video", "dataset": "toy", "split": 1, "method": method,
+               "profile": "smoke", "seed": 0, "device": "cpu", "code_version": "test"}
+        store.record(run_id, job, "done", outcome, None, {}, "t0", "t1")
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gate-run")
+    _write_store(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def current(run_dir):
+    return snapshot([run_dir])
+
+
+def _fails(verdicts, metric_part: str) -> list[str]:
+    return [v.method for v in verdicts if v.verdict == "FAIL" and metric_part in v.metric]
+
+
+def test_equal_baseline_passes(current):
+    verdicts = compare(copy.deepcopy(current), current)
+    assert not [v for v in verdicts if v.verdict == "FAIL"]
+    speed = [v for v in verdicts if "reference" in v.metric]
+    assert speed and all(v.verdict == "pass" for v in speed)  # gated, not skipped
+
+
+def test_baseline_20_points_better_fails(current):
+    baseline = copy.deepcopy(current)
+    key = next(k for k in baseline["rows"] if k.endswith("|alpha"))
+    items = baseline["rows"][key]["items"]
+    wrong = [i for i, (p, y) in enumerate(zip(items["pred"], items["label"])) if p != y]
+    for i in wrong[: int(0.2 * N_VIDEOS)]:          # the baseline got 40 more videos right
+        items["pred"][i] = items["label"][i]
+    verdicts = compare(baseline, current)
+    assert _fails(verdicts, "video_hit1") == [key]
+
+
+def test_baseline_a_few_videos_better_passes(current):
+    baseline = copy.deepcopy(current)
+    key = next(k for k in baseline["rows"] if k.endswith("|beta"))
+    items = baseline["rows"][key]["items"]
+    wrong = [i for i, (p, y) in enumerate(zip(items["pred"], items["label"])) if p != y]
+    for i in wrong[:4]:                              # 2 points: within the margin and the noise
+        items["pred"][i] = items["label"][i]
+    assert not _fails(compare(baseline, current), "video_hit1")
+
+
+def test_unpaired_baseline_without_predictions(current):
+    baseline = copy.deepcopy(current)
+    for row in baseline["rows"].values():
+        row.pop("items")
+        row["value"] += 0.2
+    assert len(_fails(compare(baseline, current), "video_hit1")) == len(METHODS)
+
+
+@pytest.mark.parametrize("factor, should_fail", [(0.5, True), (1 / 1.05, False)])
+def test_speed_ratio_doctored(current, factor, should_fail):
+    baseline = copy.deepcopy(current)
+    for job in baseline["jobs"].values():
+        job["ratios"] = {phase: ratio * factor for phase, ratio in job["ratios"].items()}
+    failed = _fails(compare(baseline, current), "reference")
+    assert bool(failed) == should_fail
+    if should_fail:
+        assert len(failed) == 2 * len(METHODS)       # train and infer of every job
+
+
+def test_noise_large_enough_explains_a_slowdown(current):
+    """A 2x slow-down on a machine whose speed wanders by a factor of ~2 is not called a regression."""
+    baseline = copy.deepcopy(current)
+    noisy = copy.deepcopy(current)
+    for job in baseline["jobs"].values():
+        job["ratios"] = {phase: ratio * 0.5 for phase, ratio in job["ratios"].items()}
+        job["sigma_log_reference"] = 0.5
+    for job in noisy["jobs"].values():
+        job["sigma_log_reference"] = 0.5
+    assert not _fails(compare(baseline, noisy), "reference")
+
+
+def test_short_phases_and_unknown_noise_are_not_gated(current):
+    baseline = copy.deepcopy(current)
+    for job in baseline["jobs"].values():
+        job["ratios"] = {phase: ratio * 0.1 for phase, ratio in job["ratios"].items()}
+    verdicts = compare(baseline, current, Tolerances(min_seconds=10.0))
+    assert not _fails(verdicts, "reference")
+    assert all(v.verdict == "not gated" for v in verdicts if "reference" in v.metric)
+
+
+def test_failed_or_missing_job_fails(current):
+    now = copy.deepcopy(current)
+    key = next(iter(now["rows"]))
+    now["rows"][key]["status"] = "failed"
+    dropped = list(now["rows"])[1]
+    del now["rows"][dropped]
+    failed = {v.method for v in compare(current, now) if v.verdict == "FAIL"}
+    assert failed == {key, dropped}
+
+
+def test_cli_update_then_check_and_exit_codes(run_dir, tmp_path, capsys):
+    baseline = tmp_path / "baseline.json"
+    assert main(["check", "--baseline", str(baseline), "--out", str(run_dir), "--update"]) == 0
+    assert main(["check", "--baseline", str(baseline), "--out", str(run_dir)]) == 0
+    data = json.loads(baseline.read_text())
+    for job in data["jobs"].values():
+        job["ratios"] = {phase: ratio / 2 for phase, ratio in job["ratios"].items()}
+    baseline.write_text(json.dumps(data))
+    assert main(["check", "--baseline", str(baseline), "--out", str(run_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "regression" in out
+    assert main(["check", "--baseline", str(tmp_path / "absent.json"), "--out", str(run_dir)]) == 2

@@ -1,0 +1,149 @@
+"""Physical properties of the dense-trajectory features, on synthetic videos with known motion."""
+from __future__ import annotations
+
+import tracemalloc
+
+import cv2
+import numpy as np
+import pytest
+
+from baselines.descriptors import DescriptorGrid, cell_sums
+from baselines.dense_trajectories import DTParams, column_slices, dense_trajectories, iter_dense_trajectories
+from baselines.optical_flow import farneback
+
+COLS = column_slices()
+
+
+def texture(height: int, width: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = rng.random((height, width)).astype(np.float32)
+    smooth = cv2.GaussianBlur(noise, (0, 0), 2.0)
+    smooth = (smooth - smooth.min()) / (smooth.max() - smooth.min())
+    return (smooth * 255).astype(np.uint8)
+
+
+def pan_video(n_frames: int = 24, size: tuple[int, int] = (96, 128), step: int = 1) -> np.ndarray:
+    """Grey frames of a camera panning left over a texture: content moves +step px/frame in x."""
+    height, width = size
+    big = texture(height, width + step * n_frames + 2)
+    x0 = step * n_frames
+    return np.stack([big[:, x0 - step * t: x0 - step * t + width] for t in range(n_frames)])
+
+
+def bin_mass(rows: np.ndarray, channel: str, n_bins: int) -> np.ndarray:
+    """Fraction of each orientation bin in a channel, over all trajectories (descriptor² = the
+    L1-normalised histogram of a block)."""
+    hist = (rows[:, COLS[channel]] ** 2).reshape(len(rows), -1, n_bins).sum(axis=(0, 1))
+    return hist / hist.sum()
+
+
+@pytest.fixture(scope="module")
+def pan_rows():
+    return dense_trajectories(pan_video(), DTParams())
+
+
+def test_pan_gives_trajectories_that_follow_it(pan_rows):
+    assert len(pan_rows) > 100
+    traj = pan_rows[:, COLS["traj"]].reshape(len(pan_rows), -1, 2)
+    # 1 px/frame to the right for 15 frames: every normalised step is (1/15, 0)
+    np.testing.assert_allclose(np.median(traj[..., 0]), 1 / 15, atol=2e-3)
+    assert np.abs(np.median(traj[..., 1])) < 2e-3
+    np.testing.assert_allclose(np.median(pan_rows[:, 5]), 15.0, rtol=0.03)  # length in px
+
+
+def test_pan_puts_hof_mass_in_translation_bin(pan_rows):
+    mass = bin_mass(pan_rows, "hof", 9)
+    assert mass[0] > 0.9, mass  # 0° = +x, the pan's direction
+    assert mass[8] < 0.1, mass  # few still pixels (measured 0.066: the strip entering at the left edge)
+
+
+def _motion_magnitudes(frames: np.ndarray) -> tuple[float, float]:
+    """(HOF moving-bin mass, MBH mass) of the interior cells, before the per-block normalisation."""
+    flow = cv2.medianBlur(farneback(frames[0], frames[1]), 5)
+    sums = cell_sums(frames[0], flow)[:, 16:-32, 16:-32]
+    return float(sums[8:16].sum()), float(sums[17:].sum())
+
+
+def test_pan_gives_no_mbh_while_a_zoom_does():
+    # MBH is the flow's gradient: ~0 under a pure translation. (The normalised descriptor cannot
+    # show it: the per-block L1 normalisation blows the tiny Farnebäck ripples up to a histogram.)
+    hof, mbh = _motion_magnitudes(pan_video()[10:12])
+    assert mbh < 0.005 * hof, (hof, mbh)  # measured 0.0007
+    big = texture(200, 260)
+    zoom = np.stack([cv2.warpAffine(big, cv2.getRotationMatrix2D((130, 100), 0, 1 + 0.02 * t), (260, 200))
+                     [52:148, 66:194] for t in range(2)])
+    hof, mbh = _motion_magnitudes(zoom)
+    assert mbh > 0.1 * hof, (hof, mbh)  # measured 0.22
+
+
+def test_static_video_gives_no_trajectories():
+    frames = np.repeat(texture(96, 128)[None], 24, axis=0)
+    assert len(dense_trajectories(frames, DTParams())) == 0
+
+
+def test_rotation_rotates_hog_bins():
+    image = texture(64, 64, seed=3)
+    whole = DescriptorGrid(patch_size=128)  # one cell = the whole image at the top-left corner
+    still = np.zeros((64, 64, 2), np.float32)
+    hog = cell_sums(image, still, whole)[:8, 0, 0]
+    rotated = cell_sums(np.ascontiguousarray(np.rot90(image)), still, whole)[:8, 0, 0]
+    # np.rot90 turns the picture 90° counter-clockwise: with y pointing down a gradient at angle a
+    # ends at a - 90° = 2 bins back (fastAtan2 is accurate to ~0.3°, hence the tolerance)
+    np.testing.assert_allclose(rotated, np.roll(hog, -2), rtol=0.01)
+
+
+def test_rotation_rotates_hof_bins():
+    frames = pan_video()
+    rotated = np.ascontiguousarray(np.rot90(frames, axes=(1, 2)))  # the pan now moves up (-y)
+    rows = dense_trajectories(rotated, DTParams())
+    mass = bin_mass(rows, "hof", 9)
+    assert mass[6] > 0.9, mass  # 270°, two bins back from 0° for every 90°
+
+
+def test_same_video_twice_is_identical():
+    frames = pan_video(n_frames=20)
+    a = dense_trajectories(frames, DTParams())
+    b = dense_trajectories(frames, DTParams())
+    assert len(a) > 0
+    np.testing.assert_array_equal(a, b)
+
+
+def test_dis_flow_also_tracks_the_pan():
+    rows = dense_trajectories(pan_video(), DTParams(flow="dis"))
+    assert len(rows) > 100
+    assert bin_mass(rows, "hof", 9)[0] > 0.8
+
+
+def test_idt_removes_the_camera_pan():
+    # the whole frame moves with the camera: iDT keeps (almost) nothing, DT keeps everything
+    frames = pan_video()
+    dt = dense_trajectories(frames, DTParams())
+    idt = dense_trajectories(frames, DTParams(idt=True))
+    assert len(idt) < 0.05 * len(dt), (len(idt), len(dt))
+
+
+def test_idt_keeps_an_object_moving_against_the_pan():
+    frames = pan_video(n_frames=24).copy()
+    patch = texture(32, 32, seed=7)
+    for t in range(len(frames)):  # a textured square moving down 2 px/frame over the panning scene
+        y = 10 + 2 * t
+        frames[t, y:y + 32, 48:80] = patch
+    rows = dense_trajectories(frames, DTParams(idt=True))
+    assert len(rows) > 5
+    traj = rows[:, COLS["traj"]].reshape(len(rows), -1, 2)
+    assert np.median(traj[..., 1]) > 0.03  # what survives moves down, with the object
+
+
+def test_frames_are_streamed():
+    """Peak memory of a streamed extraction does not grow with the video's length."""
+    def peak(n_frames: int) -> int:
+        frames = pan_video(n_frames=n_frames, size=(64, 64))
+        tracemalloc.start()
+        for _ in iter_dense_trajectories(iter(frames), DTParams(), n_frames=n_frames):
+            pass
+        result = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return result
+
+    short, long = peak(30), peak(150)
+    assert long < 1.3 * short, (short, long)

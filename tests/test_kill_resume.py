@@ -1,0 +1,134 @@
+"""kill -9 at random moments of `bench run`, then the same command: it completes, with the results of an
+uninterrupted run, and the killed run leaves no process behind.
+
+Kill moments are drawn (seeded) over the active part of a run: from the moment the run holds its output
+directory (dataset generation, decoding, jobs, store writes) to its end, as timed on an uninterrupted run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+COMMAND = ["run", "--profile", "smoke", "--workers", "2"]
+PREDICTION_COLUMNS = "j.method, j.split, j.seed, p.variant, p.idx, p.item, p.grp, p.label, p.pred, p.payload"
+
+
+def result_table(out: Path) -> tuple[list, list]:
+    """(job rows with their metrics, per-video predictions), keyed by what the job is, not by timings."""
+    conn = sqlite3.connect(out / "results.sqlite")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = conn.execute(
+            "SELECT j.method, j.split, j.seed, j.status, r.variant, r.metrics FROM jobs j "
+            "LEFT JOIN rows r ON r.job_key = j.job_key ORDER BY 1, 2, 3, 5").fetchall()
+        predictions = conn.execute(
+            f"SELECT {PREDICTION_COLUMNS} FROM predictions p JOIN jobs j ON p.job_key = j.job_key "
+            "ORDER BY 1, 2, 3, 4, 5").fetchall()
+    finally:
+        conn.close()
+    return [(*r[:5], json.loads(r[5]) if r[5] else None) for r in rows], predictions
+
+
+def _env(cache: Path) -> dict:
+    return {**os.environ, "BENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
+
+
+def _start(out: Path, cache: Path, extra: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "benchmark.cli", *COMMAND, *extra, "--out", str(out)],
+                            env=_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def _holds_lock(out: Path) -> bool:
+    lock = out / ".lock"
+    return lock.is_file() and lock.read_text().startswith("pid")
+
+
+def _session_processes(sid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":   # session id; zombies are already dead
+                found.append(int(entry.name))
+    return found
+
+
+def _phase(stderr: bytes) -> str:
+    """What the run was doing when it died: the last progress label it printed."""
+    text = stderr.decode("utf-8", "replace").replace("\r", "\n")
+    labels = ("generating", "decoding", "histograms", "jobs")
+    last = [line.split(":")[0].strip() for line in text.splitlines() if line.strip().startswith(labels)]
+    return last[-1] if last else "starting up"
+
+
+def run_to_end(out: Path, cache: Path, extra: list[str]) -> tuple[float, float]:
+    """An uninterrupted run: (seconds until it held the lock, total seconds)."""
+    started = time.monotonic()
+    proc = _start(out, cache, extra)
+    locked = None
+    while proc.poll() is None:
+        if locked is None and _holds_lock(out):
+            locked = time.monotonic() - started
+        time.sleep(0.02)
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err.decode("utf-8", "replace")[-3000:]
+    total = time.monotonic() - started
+    return (locked if locked is not None else 0.0), total
+
+
+def kill_and_resume(tmp_path: Path, n_points: int, seed: int, extra: list[str]) -> list[dict]:
+    reference_out = tmp_path / "reference"
+    lock_s, total_s = run_to_end(reference_out, tmp_path / "reference-cache", extra)
+    expected = result_table(reference_out)
+    assert expected[0] and all(r[3] == "done" for r in expected[0])
+    rng = random.Random(seed)
+    log = []
+    for point in range(n_points):
+        out, cache = tmp_path / f"killed-{point}", tmp_path / f"cache-{point}"
+        delay = rng.uniform(0.0, max(total_s - lock_s, 0.1))
+        proc = _start(out, cache, extra)
+        while proc.poll() is None and not _holds_lock(out):
+            time.sleep(0.005)
+        time.sleep(delay)
+        finished_first = proc.poll() is not None
+        if not finished_first:
+            os.kill(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+        deadline = time.monotonic() + 10
+        while _session_processes(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        orphans = _session_processes(proc.pid)
+        if orphans:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.append({"delay_s": round(delay, 2), "phase": _phase(err), "killed": not finished_first,
+                    "orphans": len(orphans)})
+        run_to_end(out, cache, extra)  # the same command again
+        assert result_table(out) == expected, f"kill point {point} ({log[-1]}): results differ"
+    print(f"kill points (after the lock, of {total_s - lock_s:.1f} s active): {log}")
+    return log
+
+
+def test_kill_9_then_rerun_gives_the_uninterrupted_results(tmp_path):
+    log = kill_and_resume(tmp_path, n_points=3, seed=7, extra=["--methods", "feature-histograms"])
+    assert sum(p["killed"] for p in log) >= 2, log   # most points must land inside the run
+    assert all(p["orphans"] == 0 for p in log), f"a killed run left processes behind: {log}"
+
+
+@pytest.mark.slow
+def test_kill_9_at_many_points_of_the_whole_smoke_suite(tmp_path):
+    log = kill_and_resume(tmp_path, n_points=10, seed=11, extra=[])
+    assert sum(p["killed"] for p in log) >= 7, log
+    assert all(p["orphans"] == 0 for p in log), f"a killed run left processes behind: {log}"

@@ -1,0 +1,145 @@
+"""``bench report`` on a real smoke run and on a hand-written store with every kind of row."""
+from __future__ import annotations
+
+import csv
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.cli import main
+from benchmark.outcome import JobOutcome, RowResult
+from benchmark.report import load_published, paper_text, write_reports
+from benchmark.store import Store
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke")
+    assert main(["run", "--profile", "smoke", "--methods", "feature-histograms", "--out", str(out),
+                 "--workers", "1"]) == 0
+    return out
+
+
+def test_report_of_a_smoke_run(smoke_run, tmp_path):
+    to = tmp_path / "reports"
+    assert main(["report", "--out", str(smoke_run), "--to", str(to)]) == 0
+    for name in ("video.md", "video.csv", "video.tex", "video.html", "figures/video-accuracy-vs-throughput.png",
+                 "figures/video-confusion.png", "figures/video-per-class-accuracy.png"):
+        assert (to / name).is_file(), name
+    assert not (to / "generative.md").exists()   # no generative rows in this run
+
+    stored = Store(smoke_run, readonly=True).results()
+    table = pd.read_csv(to / "video.csv")
+    row = table[table["method"] == "feature-histograms"].iloc[0]
+    assert row["video_hit1"] == pytest.approx(stored["video_hit1"].iloc[0])     # from the store, not recomputed
+    assert row["video_hit1_low"] <= row["video_hit1"] <= row["video_hit1_high"]
+    assert row["mean_class_acc_low"] <= row["mean_class_acc"] <= row["mean_class_acc_high"]
+
+    md = (to / "video.md").read_text()
+    assert re.search(r"\| feature-histograms \| rgb \| [\d.]+ \| [\d.]+ \[[\d.]+, [\d.]+\] \|", md)
+    assert "† 55.3 video hit@1" in md and "Sports-1M" in md and "not our results" in md
+    tex = (to / "video.tex").read_text()
+    assert r"\toprule" in tex and r"\bottomrule" in tex and "feature-histograms" in tex
+    page = (to / "video.html").read_text()
+    assert page.count("data:image/png;base64,") == 3
+    assert not re.search(r"src=['\"](?!data:)", page)                             # self-contained
+
+
+def _fake_store(out, artefact_png):
+    """Rows of every shape the report handles, written the way the driver writes them."""
+    rng = np.random.default_rng(0)
+    store = Store(out)
+    run_id = store.start_run("bench run (test)", {}, {}, "2026-01-01T00:00:00+00:00")
+    labels = np.repeat(np.arange(4), 6)
+    groups = np.tile(np.arange(1, 4), 8)
+    items = [f"C{y}/v_C{y}_g{g:02d}_c01.avi" for y, g in zip(labels, groups)]
+
+    def video_row(variant, accuracy):
+        pred = np.where(rng.random(len(labels)) < accuracy, labels, (labels + 1) % 4)
+        scores = np.eye(4)[pred] * 0.7 + 0.075
+        confusion = np.zeros((4, 4), int)
+        np.add.at(confusion, (labels, pred), 1)
+        preds = [{"item": items[i], "group": int(groups[i]), "label": int(labels[i]), "pred": int(pred[i]),
+                  "scores": scores[i].tolist()} for i in range(len(labels))]
+        metrics = {"video_hit1": float(np.mean(pred == labels)), "video_hit5": 1.0, "clip_hit1": 0.5,
+                   "mean_class_acc": float(np.mean(pred == labels)), "n_videos": len(labels),
+                   "confusion": confusion.tolist(), "pair_acc_direction": 0.5}
+        return RowResult(variant, metrics, preds)
+
+    def job(key, suite, method, status="done", outcome=None, error=None):
+        store.record(run_id, {"job_key": key, "suite": suite, "dataset": "toy", "split": 1, "method": method,
+                              "profile": "smoke", "seed": 0, "device": "cpu", "code_version": "t"},
+                     status, outcome, error, {}, "t0", "t1")
+
+    timings = {"train_s": 1.0, "infer_s": 0.1, "reference_s": 0.01, "train_clips_per_s": 100.0,
+               "infer_clips_per_s": 300.0, "infer_videos_per_s": 240.0}
+    job("dt", "video", "dt-bow-svm", outcome=JobOutcome(
+        [video_row(v, a) for v, a in zip(("traj", "hog", "hof", "mbh", "combined"), (.5, .4, .6, .7, .8))],
+        timings, {"params": 0}))
+    job("ts", "video", "two-stream", outcome=JobOutcome(
+        [video_row("spatial", .4), video_row("fusion-avg", .7)], dict(timings, infer_videos_per_s=30.0),
+        {"params": 12345, "flops_per_view": 2.5e8, "views": 25, "flops_convention": "2 FLOPs per multiply-add"}))
+    job("bad", "video", "c3d", status="failed", error="RuntimeError: out of memory [c3d.py:1]")
+    nll = rng.normal(90, 5, 50)
+    density = RowResult("", {"kind": "exact", "nll_nats": float(nll.mean()), "dims": 64,
+                             "bits_per_dim": float(nll.mean() / (64 * np.log(2))),
+                             "gap_nats": -1.5, "nn_memorised_frac": 0.0, "nn_mw_z": 0.3},
+                        [{"item": f"test/{i}", "group": "test", "nll_nats": float(v)} for i, v in enumerate(nll)])
+    job("pc", "generative", "pixelcnn", outcome=JobOutcome([density], {"train_s": 2.0, "reference_s": 0.01}, {},
+                                                            [str(artefact_png)]))
+    store.close()
+
+
+def test_report_of_every_row_kind(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    png = tmp_path / "pixelcnn-samples.png"
+    plt.imsave(png, np.random.default_rng(0).random((8, 8)))
+    out, to = tmp_path / "run", tmp_path / "reports"
+    _fake_store(out, png)
+    written = write_reports([out], to)
+    names = {p.name for p in written}
+    assert {"video.md", "generative.md", "generative.html", "generative.csv", "generative.tex",
+            "video-dt-descriptor-ablation.png", "generative-pixelcnn-samples.png"} <= names
+
+    video = (to / "video.md").read_text()
+    for method in ("dt-bow-svm/hog", "dt-bow-svm/combined", "two-stream/spatial", "two-stream/fusion-avg"):
+        assert f"| {method} |" in video
+    assert "† 86.5 accuracy: HOG, KTH (Wang et al. CVPR 2011, Table 1)" in video
+    assert "† 86.9 accuracy: Two-stream fusion by averaging, UCF101" in video
+    assert "250M × 25 (1)" in video and "(1) FLOPs convention: 2 FLOPs per multiply-add" in video
+    assert "FAILED: c3d" in video and "out of memory" in video
+    assert "| direction |" in video
+
+    generative = (to / "generative.md").read_text()
+    for anchor in ("81.30", "79.20", "3.14", "2.92"):
+        assert anchor in generative
+    assert "† 81.30 nats: PixelCNN, binarized MNIST" in generative
+    table = pd.read_csv(to / "generative.csv")
+    row = table.iloc[0]
+    assert row["nll_nats_low"] < row["nll_nats"] < row["nll_nats_high"]
+    cells = [c.strip() for c in next(l for l in generative.splitlines() if l.startswith("| pixelcnn |")).split("|")]
+    point, low, high = map(float, re.fullmatch(r"([\d.]+) \[([\d.]+), ([\d.]+)\]", cells[4]).groups())  # bits/dim
+    assert low < point < high
+    assert (to / "generative.html").read_text().count("data:image/png;base64,") == 2   # bits/dim + samples
+
+
+def test_paper_text_tolerates_unknown_methods():
+    published = load_published()
+    assert paper_text(published, "no-such-method") == ""
+    assert "Karpathy" in paper_text(published, "slow-fusion")
+
+
+def test_published_figures_are_copied_verbatim(shared_data):
+    """Every figure in benchmark/published.csv is a row of the shared published results, unchanged."""
+    with open(shared_data / "published" / "results.csv") as handle:
+        source = {tuple(r.values()) for r in csv.DictReader(handle)}
+    ours = load_published()
+    assert len(ours) > 20
+    for row in ours.drop(columns="ours").itertuples(index=False):
+        assert tuple(row) in source, row
