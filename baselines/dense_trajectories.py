@@ -23,7 +23,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from baselines.descriptors import (BINS, DescriptorGrid, cell_sums, displacement_shape,
+from baselines.descriptors import (BINS, DescriptorGrid, displacement_shape, integral_histograms,
                                    frame_descriptors, trajectory_statistics)
 from baselines.optical_flow import farneback_pyramid_flow, poly_expansion_pyramid
 
@@ -141,6 +141,25 @@ class _ScaleTracks:
             self.disp = np.concatenate([self.disp, np.zeros((n, *self.disp.shape[1:]), np.float32)])
 
 
+def retain_freed_memory() -> bool:
+    """Ask glibc to keep freed memory for reuse instead of returning it to the OS at once.
+
+    Extraction allocates and frees the same few-MB arrays every frame; by default glibc maps and
+    unmaps them each time and every page faults anew (480k page faults, a quarter of the time on
+    the KTH clip). Process-wide, so the entry points call it (CLI, extraction workers), not the
+    library functions. Returns False where mallopt is unavailable (not glibc): only slower there.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(libc.mallopt(m_mmap_threshold, 32 << 20) and libc.mallopt(m_trim_threshold, 256 << 20))
+    except (OSError, AttributeError):
+        return False
+
+
 def _grey(frame: np.ndarray) -> np.ndarray:
     if frame.ndim == 2:
         return frame
@@ -154,7 +173,9 @@ class _FlowEngine:
         if algorithm not in DT_FLOWS:
             raise ValueError(f"unknown flow {algorithm!r} for dense trajectories; valid: {', '.join(DT_FLOWS)}")
         self.algorithm, self.scales, self.sizes = algorithm, scales, sizes
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST) if algorithm == "dis" else None
+        # one DIS per scale: an instance re-allocates its buffers whenever the frame size changes
+        self.dis = [cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST) for _ in sizes] \
+            if algorithm == "dis" else None
 
     def prepare(self, grey: np.ndarray, grey_pyr: list[np.ndarray]):
         """Per-frame state the flow needs (Farnebäck: polynomial expansions, computed once per frame)."""
@@ -165,7 +186,7 @@ class _FlowEngine:
     def flows(self, prev_state, state) -> list[np.ndarray]:
         if self.algorithm == "farneback":
             return farneback_pyramid_flow(prev_state, state)
-        return [self.dis.calc(a, b, None) for a, b in zip(prev_state, state)]
+        return [dis.calc(a, b, None) for dis, a, b in zip(self.dis, prev_state, state)]
 
 
 def camera_homography(prev_grey: np.ndarray, grey: np.ndarray, flow: np.ndarray, orb) -> np.ndarray:
@@ -277,7 +298,8 @@ def iter_dense_trajectories(frames: Iterable[np.ndarray], params: DTParams = DTP
                 live.keep(inside)
                 p, new, xi, yi = p[inside], new[inside], xi[inside], yi[inside]
             if len(live):
-                sums = cell_sums(prev_pyr[k], flow_pyr[k], grid, hof_flow=motion_pyr[k] if params.idt else None)
+                sums = integral_histograms(prev_pyr[k], flow_pyr[k], grid,
+                                           hof_flow=motion_pyr[k] if params.idt else None)
                 rows_idx = np.arange(len(live))
                 cell = live.index // t_stride
                 in_cell = cell < params.nt_cells

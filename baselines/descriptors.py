@@ -2,13 +2,14 @@
 
 Per frame and pyramid scale, every pixel votes its gradient (HOG), flow (HOF) or flow-gradient
 (MBH) magnitude into the two nearest of 8 orientation bins over 360° (HOF adds a 9th bin for
-|flow| <= 0.4, weight 1). The C++ code sums the votes over 16x16 cells with integral histograms;
-here one ``cv2.boxFilter`` gives the sum of every 16x16 window at once, so a cell is one lookup.
+|flow| <= 0.4, weight 1); the votes are summed over 16x16 cells with float32 integral images per
+bin, as the C++ code does (``cv2.integral``; a cell is four lookups).
 A track's per-frame descriptor is its 2x2 cells around the point (v1.2 normalisation: + 0.05 per
 bin, L1 over the 2x2 block, square root); the 15 frames are averaged in 3 temporal cells of 5.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -60,13 +61,13 @@ def _votes(x: np.ndarray, y: np.ndarray, out: np.ndarray, channel: int, n_bins: 
     flat[bin0 * plane + pixels] = mag0
 
 
-def cell_sums(prev_grey: np.ndarray, flow: np.ndarray, grid: DescriptorGrid = DescriptorGrid(),
-              hof_flow: np.ndarray | None = None) -> np.ndarray:
-    """(33, H, W) sums of the votes over the cell-sized window whose top-left corner is each pixel.
+def integral_histograms(prev_grey: np.ndarray, flow: np.ndarray, grid: DescriptorGrid = DescriptorGrid(),
+                        hof_flow: np.ndarray | None = None) -> np.ndarray:
+    """(H + 1, W + 1, 33) float32 integral images of the orientation votes, one per bin.
 
     Planes: HOG (8) from ``prev_grey``; HOF (9) and MBHx, MBHy (8 each) from ``flow`` (or from
-    ``hof_flow`` for HOF and MBH when given, the camera-compensated flow of iDT). Windows that
-    reach past the bottom or right edge are not valid (``frame_descriptors`` never reads them).
+    ``hof_flow`` for HOF and MBH when given, the camera-compensated flow of iDT). Float32 per bin,
+    as the C++ ``BuildDescMat``.
     """
     height, width = prev_grey.shape
     motion = flow if hof_flow is None else hof_flow
@@ -83,40 +84,50 @@ def cell_sums(prev_grey: np.ndarray, flow: np.ndarray, grid: DescriptorGrid = De
         dy = cv2.Sobel(comp, cv2.CV_32F, 0, 1, ksize=1)
         _votes(dx, dy, votes, channel, 8, None)
         channel += 8
-    c = grid.cell
-    # the planes stacked as one tall image: a window never crosses planes where it is read
-    sums = cv2.boxFilter(votes.reshape(N_VOTES * height, width), -1, (c, c), normalize=False,
-                         anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
-    return sums.reshape(N_VOTES, height, width)
+    integral = np.empty((N_VOTES, height + 1, width + 1), np.float32)
+    for plane, out in zip(votes, integral):
+        cv2.integral(plane, out, sdepth=cv2.CV_32F)
+    # interleaved (H + 1, W + 1, 33): a corner lookup then reads 33 adjacent floats
+    return cv2.merge(list(integral))
 
 
-def frame_descriptors(sums: np.ndarray, points: np.ndarray, grid: DescriptorGrid = DescriptorGrid()) -> np.ndarray:
+def frame_descriptors(integral: np.ndarray, points: np.ndarray, grid: DescriptorGrid = DescriptorGrid()) -> np.ndarray:
     """(n, 132) per-frame HOG|HOF|MBHx|MBHy block descriptors of the patches centred at ``points``.
 
-    points are (n, 2) float32 (x, y) in the pixels of ``sums``; the patch is clamped into the image
+    points are (n, 2) float32 (x, y) in the pixels of the frame; the patch is clamped into the image
     as the C++ ``GetRect`` does; cells are ordered x-major, then y, then bins (``GetDesc``).
     """
-    n_planes, height, width = sums.shape
+    rows, cols, n_planes = integral.shape
+    height, width = rows - 1, cols - 1
+    n, k = len(points), grid.nxy_cells
     half, size, c = grid.patch_size // 2, grid.patch_size, grid.cell
     rx = np.clip(np.rint(points[:, 0]).astype(np.intp) - half, 0, width - size)
     ry = np.clip(np.rint(points[:, 1]).astype(np.intp) - half, 0, height - size)
-    offsets = np.arange(grid.nxy_cells) * c
-    cx = rx[:, None, None] + offsets[None, :, None]                      # (n, x, 1)
-    cy = ry[:, None, None] + offsets[None, None, :]                      # (n, 1, y)
-    corner = (cy * width + cx).reshape(len(points), -1)                  # (n, cells), x-major
-    planes = np.arange(n_planes) * (height * width)
-    cells = sums.reshape(-1)[corner[:, :, None] + planes]                # (n, cells, 33)
+    offsets = np.arange(k + 1) * c
+    corner = (ry[:, None, None] + offsets[None, None, :]) * cols + rx[:, None, None] + offsets[None, :, None]
+    v = np.take(integral.reshape(-1, n_planes), corner, axis=0)         # (n, x corner, y corner, 33)
+    # bottom_right + top_left - bottom_left - top_right, in the C++ order
+    cells = v[:, 1:, 1:] + v[:, :-1, :-1] - v[:, :-1, 1:] - v[:, 1:, :-1]  # (n, x, y, 33)
+    cells = cells.reshape(n, k * k, n_planes)
     np.maximum(cells, 0, out=cells)
     cells += np.float32(grid.epsilon)
-    out = np.empty((len(points), sum(BINS.values()) * grid.nxy_cells ** 2), np.float32)
-    start = col = 0
+    starts = np.cumsum([0, *BINS.values()])[:-1]
+    totals = np.add.reduceat(cells.sum(axis=1), starts, axis=1)         # (n, 4 descriptors)
+    cells /= totals[:, None, np.repeat(np.arange(len(BINS)), list(BINS.values()))]
+    np.sqrt(cells, out=cells)
+    return cells.reshape(n, -1)[:, _output_order(k * k)]
+
+
+@functools.lru_cache(maxsize=4)
+def _output_order(n_cells: int) -> np.ndarray:
+    """Column permutation from (cell, 33 planes) to HOG|HOF|MBHx|MBHy, each (cell, bins)."""
+    order = []
+    start = 0
     for n_bins in BINS.values():
-        block = cells[:, :, start:start + n_bins].reshape(len(points), -1)
-        width_c = block.shape[1]
-        out[:, col:col + width_c] = np.sqrt(block / block.sum(axis=1, keepdims=True))
+        for cell in range(n_cells):
+            order.extend(cell * N_VOTES + start + np.arange(n_bins))
         start += n_bins
-        col += width_c
-    return out
+    return np.array(order)
 
 
 def trajectory_statistics(points: np.ndarray, min_var: float, max_var: float, max_dis: float):

@@ -9,7 +9,7 @@ import argparse
 import sys
 from contextlib import nullcontext
 
-from baselines.dense_trajectories import DT_FLOWS, DTParams, iter_dense_trajectories
+from baselines.dense_trajectories import DT_FLOWS, DTParams, iter_dense_trajectories, retain_freed_memory
 from baselines.dt_format import write_dt
 
 
@@ -48,6 +48,7 @@ def run_features(args: argparse.Namespace) -> int:
     from benchmark.data.video import VideoReadError, iter_frames
 
     params = DTParams(flow=args.flow, idt=args.idt)
+    retain_freed_memory()
     try:
         n_frames = _count_frames(args.video)  # t_pos needs the length first, as the C++ InitSeqInfo
         frames = iter_frames(args.video)

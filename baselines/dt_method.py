@@ -15,7 +15,8 @@ import numpy as np
 from sklearn.svm import LinearSVC
 
 from baselines.chi2_svm import MultiChannelChi2SVM
-from baselines.dense_trajectories import DTParams, column_slices, dense_trajectories, n_columns
+from baselines.dense_trajectories import (DTParams, column_slices, dense_trajectories, n_columns,
+                                         retain_freed_memory)
 from baselines.encoding import BagOfWords, FisherVector, MultiChannel
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext, MethodSpec, Scores
@@ -40,14 +41,15 @@ class DTConfig:
     n_init: int = 8
     kmeans_max_iter: int = 100
     gmm_components: int = 256
-    svm_c: float = 100.0
+    svm_c: float = 100.0                 # χ² SVM (bag of words)
+    linear_c: float = 1.0                # linear SVM (Fisher vectors, L2-normalised)
 
 
 PROFILES: dict[str, DTConfig] = {
     "smoke": DTConfig(dt=DTParams(track_length=9), shared_flow=True, max_trajectories=2000,
                       n_words=16, max_descriptors=2000, n_init=1, kmeans_max_iter=50, gmm_components=4),
-    "quick": DTConfig(shared_flow=True, max_trajectories=5000, n_words=128, max_descriptors=20_000,
-                      n_init=2, gmm_components=16),
+    "quick": DTConfig(shared_flow=True, max_trajectories=5000, n_words=128, max_descriptors=10_000,
+                      n_init=1, gmm_components=16),
     "paper": DTConfig(),
 }
 
@@ -85,6 +87,7 @@ def _worker_init() -> None:
     from benchmark.threads import pin_threads
 
     pin_threads(1)
+    retain_freed_memory()
 
 
 def _worker(args) -> int:
@@ -99,6 +102,7 @@ def extract_all(videos: VideoSet, config: DTConfig, workers: int = 1) -> None:
                if not videos.cache.path("dt-features", _features_key(videos, i, config)).exists()]
     if not missing:
         return
+    retain_freed_memory()
     if workers <= 1 or len(missing) == 1:
         for i in missing:
             video_features(videos, i, config)
@@ -164,7 +168,7 @@ class DenseTrajectoryMethod:
         for variant, channels in VARIANTS.items():
             X = encoded[:, self._variant_columns(variant)]
             if self.config.encoding == "fisher":
-                clf = LinearSVC(C=self.config.svm_c, random_state=self.seed)
+                clf = LinearSVC(C=self.config.linear_c, max_iter=10_000, random_state=self.seed)
             else:
                 blocks = tuple(self.encoder_.blocks_[CHANNELS.index(c)] for c in channels)
                 clf = MultiChannelChi2SVM(blocks=blocks, C=self.config.svm_c)

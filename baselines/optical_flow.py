@@ -69,6 +69,7 @@ def dequantise(q: np.ndarray, bound: float = FLOW_BOUND) -> np.ndarray:
 _FB_BORDER = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
 
 
+@functools.lru_cache(maxsize=8)
 def _poly_kernels(n: int, sigma: float):
     x = np.arange(-n, n + 1, dtype=np.float64)
     g = np.exp(-x * x / (2 * sigma * sigma))
@@ -95,14 +96,17 @@ def poly_expansion(image: np.ndarray, poly_n: int = 7, poly_sigma: float = 1.5) 
     """Farnebäck's quadratic polynomial expansion of a float32 image: (H, W, 5) coefficients."""
     g, xg, xxg, (ig11, ig03, ig33, ig55) = _poly_kernels(poly_n, poly_sigma)
     border = cv2.BORDER_REPLICATE
-    one = np.ones(1, np.float32)
-    rows = [cv2.sepFilter2D(image, cv2.CV_32F, one, k, borderType=border) for k in (g, xg, xxg)]
-    b1 = cv2.sepFilter2D(rows[0], cv2.CV_32F, g, one, borderType=border)
-    b2 = cv2.sepFilter2D(rows[0], cv2.CV_32F, xg, one, borderType=border)
-    b4 = cv2.sepFilter2D(rows[0], cv2.CV_32F, xxg, one, borderType=border)
-    b3 = cv2.sepFilter2D(rows[1], cv2.CV_32F, g, one, borderType=border)
-    b6 = cv2.sepFilter2D(rows[1], cv2.CV_32F, xg, one, borderType=border)
-    b5 = cv2.sepFilter2D(rows[2], cv2.CV_32F, g, one, borderType=border)
+
+    def vertical(img, k):
+        return cv2.filter2D(img, cv2.CV_32F, k.reshape(-1, 1), borderType=border)
+
+    def horizontal(img, k):
+        return cv2.filter2D(img, cv2.CV_32F, k.reshape(1, -1), borderType=border)
+
+    rows = [vertical(image, k) for k in (g, xg, xxg)]
+    b1, b2, b4 = (horizontal(rows[0], k) for k in (g, xg, xxg))
+    b3, b6 = (horizontal(rows[1], k) for k in (g, xg))
+    b5 = horizontal(rows[2], g)
     out = np.empty((*image.shape, 5), np.float32)
     out[..., 0] = b3 * ig11
     out[..., 1] = b2 * ig11
@@ -141,36 +145,37 @@ def _level_constants(height: int, width: int) -> tuple[np.ndarray, np.ndarray, n
     return gx, gy, weights(height)[:, None] * weights(width)[None, :]
 
 
-def _update_matrices(r0: np.ndarray, r1: np.ndarray, flow: np.ndarray, weights: np.ndarray,
+def _update_matrices(r0: list[np.ndarray], r1: np.ndarray, flow: np.ndarray, weights: np.ndarray,
                      grid: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Farnebäck's per-pixel G and h (5 planes, interleaved) for the current flow estimate.
+
+    r0: the 5 coefficient planes of the first frame; r1: the second frame's (H, W, 5) coefficients,
+    sampled bilinearly at the displaced positions (OpenCV's ``FarnebackUpdateMatrices``).
+    """
     height, width = flow.shape[:2]
-    dx, dy = flow[..., 0], flow[..., 1]
+    dx = np.ascontiguousarray(flow[..., 0])
+    dy = np.ascontiguousarray(flow[..., 1])
     fx = grid[0] + dx
     fy = grid[1] + dy
-    x1 = np.floor(fx)
-    y1 = np.floor(fy)
-    inside = (x1 >= 0) & (x1 < width - 1) & (y1 >= 0) & (y1 < height - 1)
-    warped = cv2.remap(r1, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    r2 = np.where(inside, warped[..., 0], 0)
-    r3 = np.where(inside, warped[..., 1], 0)
-    r4 = np.where(inside, (r0[..., 2] + warped[..., 2]) * 0.5, r0[..., 2])
-    r5 = np.where(inside, (r0[..., 3] + warped[..., 3]) * 0.5, r0[..., 3])
-    r6 = np.where(inside, (r0[..., 4] + warped[..., 4]) * 0.25, r0[..., 4] * 0.5)
-    r2 = (r0[..., 0] - r2) * 0.5 + r4 * dy + r6 * dx
-    r3 = (r0[..., 1] - r3) * 0.5 + r6 * dy + r5 * dx
-    r2 *= weights
-    r3 *= weights
+    w0, w1, w2, w3, w4 = cv2.split(cv2.remap(r1, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT))
+    r4 = (r0[2] + w2) * np.float32(0.5)
+    r5 = (r0[3] + w3) * np.float32(0.5)
+    r6 = (r0[4] + w4) * np.float32(0.25)
+    r2, r3 = w0, w1
+    outside = ~((fx >= 0) & (fx < width - 1) & (fy >= 0) & (fy < height - 1))  # floor(f) in [0, size-1)
+    if outside.any():
+        r2[outside] = 0
+        r3[outside] = 0
+        r4[outside] = r0[2][outside]
+        r5[outside] = r0[3][outside]
+        r6[outside] = r0[4][outside] * np.float32(0.5)
+    r2 = ((r0[0] - r2) * np.float32(0.5) + r4 * dy + r6 * dx) * weights
+    r3 = ((r0[1] - r3) * np.float32(0.5) + r6 * dy + r5 * dx) * weights
     r4 *= weights
     r5 *= weights
     r6 *= weights
-    m = np.empty((height, width, 5), np.float32)
     r6sq = r6 * r6
-    m[..., 0] = r4 * r4 + r6sq
-    m[..., 1] = (r4 + r5) * r6
-    m[..., 2] = r5 * r5 + r6sq
-    m[..., 3] = r4 * r2 + r6 * r3
-    m[..., 4] = r6 * r2 + r5 * r3
-    return m
+    return cv2.merge([r4 * r4 + r6sq, (r4 + r5) * r6, r5 * r5 + r6sq, r4 * r2 + r6 * r3, r6 * r2 + r5 * r3])
 
 
 def _blur_kernel(winsize: int) -> np.ndarray:
@@ -212,11 +217,12 @@ def farneback_pyramid_flow(prev_polys: list[np.ndarray], polys: list[np.ndarray]
             flow = cv2.resize(previous, (width, height), interpolation=cv2.INTER_LINEAR) * np.float32(level_step)
         gx, gy, weights = _level_constants(height, width)
         grid = (gx, gy)
-        m = _update_matrices(r0, r1, flow, weights, grid)
+        planes = cv2.split(r0)
+        m = _update_matrices(planes, r1, flow, weights, grid)
         for i in range(iterations):
             flow = _solve_flow(m, kernel)
             if i < iterations - 1:
-                m = _update_matrices(r0, r1, flow, weights, grid)
+                m = _update_matrices(planes, r1, flow, weights, grid)
         if median:
             flow = cv2.medianBlur(flow, median)
         flows[k] = flow

@@ -77,7 +77,8 @@ class DaskExecutor:
     def client(self):
         return self._client
 
-    def _gpu_available(self) -> bool:
+    def gpu_available(self) -> bool:
+        """Whether any worker of the cluster offers the GPU resource."""
         workers = self._client.scheduler_info(n_workers=-1).get("workers", {})
         return any(info.get("resources", {}).get("GPU", 0) >= 1 for info in workers.values())
 
@@ -97,8 +98,11 @@ class DaskExecutor:
 
         transient = _transient_errors()
         queue: deque[tuple[JobTask, int, str]] = deque()   # (task, attempt, first started)
+        gpu = None
         for task in tasks:
-            if task.job.device == "cuda" and not self._gpu_available():
+            if task.job.device == "cuda":
+                gpu = self.gpu_available() if gpu is None else gpu
+            if task.job.device == "cuda" and not gpu:
                 yield task, TaskResult(
                     "failed", None, "job needs a GPU but no Dask worker offers the 'GPU' resource "
                     "(start GPU workers with `dask worker ... --resources GPU=1`)", now(), now())

@@ -13,6 +13,7 @@ import csv
 import html
 import io
 import re
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -27,6 +28,7 @@ SUITES = ("video", "generative")
 PAPER_METRICS = {"video_hit@1": "video hit@1", "clip_hit@1": "clip hit@1", "video_hit@5": "hit@5",
                  "accuracy": "accuracy", "nll_nats": "nats", "bits_per_dim": "bits/dim"}
 DT_VARIANTS = ("traj", "hog", "hof", "mbh", "combined")
+STREAM_MODALITY = {"two-stream/spatial": "rgb", "two-stream/temporal": "flow"}   # rows narrower than their job
 N_BOOT = 1000
 
 
@@ -67,7 +69,9 @@ def _registry_info(suite: str) -> dict[str, tuple[str, str, tuple]]:
 
         return {name: (spec.family, spec.modality, tuple(getattr(spec, "variants", ()) or ()))
                 for name, spec in methods_of(suite).items()}
-    except Exception:  # a report of old results must not need every method importable
+    except Exception as exc:  # a report of old results must not need every method importable
+        print(f"warning: the {suite} registry does not load ({type(exc).__name__}: {exc}); "
+              f"the report leaves modality and family blank", file=sys.stderr)
         return {}
 
 
@@ -182,6 +186,7 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
     for (dataset, method), rows in done.groupby(["dataset", "method"], sort=False):
         base = method.split("/")[0]
         family, modality, _ = info.get(base, ("", "", ()))
+        modality = STREAM_MODALITY.get(method, modality)
         hit1, hit5, mca = _pooled(rows, _hit1), _pooled(rows, _hit5), _pooled(rows, _mean_class)
         intervals[method] = hit1
         matrices = [np.array(m) for m in rows.get("confusion", pd.Series(dtype=object)) if isinstance(m, list)]
@@ -199,7 +204,7 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
             flops_text = f"{_num(flops)} × {int(views) if views is not None else '?'}"
             flops_text += f" ({conventions.index(convention) + 1})" if convention else ""
         record = {"dataset": dataset, "method": method, "family": family, "modality": modality,
-                  "runs": len(rows), "videos": int(_mean(rows, "n_videos")) if "n_videos" in rows else None,
+                  "runs": len(rows), "videos": _mean(rows, "n_videos"),
                   "clip_hit1": _mean(rows, "clip_hit1"), "video_hit1": _mean(rows, "video_hit1"),
                   "video_hit5": _mean(rows, "video_hit5"), "mean_class_acc": _mean(rows, "mean_class_acc"),
                   "params": _first(rows, "cost_params"), "flops_per_view": flops, "views": views,
@@ -226,7 +231,7 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
         table = (100 * done.groupby("method", sort=False)[pairs].mean()).round(1).reset_index()
         section.extra_tables["Class pairs one frame cannot separate (pair accuracy %, 50 = chance; point values)"] = \
             table.rename(columns={c: c[len("pair_acc_"):] for c in pairs})
-    if not numeric_frame.empty:
+    if not numeric_frame.empty and (numeric_frame["infer_videos_per_s"] > 0).any():
         section.figures["accuracy-vs-throughput"] = _fig_throughput(numeric_frame)
     if confusions:
         section.figures["confusion"] = _fig_confusions(confusions, classes)
@@ -256,11 +261,13 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
                   "gap_nats": _mean(rows, "gap_nats"), "params": _first(rows, "cost_params"),
                   "train_s": _mean(rows, "train_s"), "device": _first(rows, "device_name"),
                   "paper": paper_text(published, method)}
+        scale = 1 / (dims * np.log(2)) if dims and np.isfinite(dims) else None
+        record["bits_per_dim_low"] = nll.low * scale if nll and scale else None
+        record["bits_per_dim_high"] = nll.high * scale if nll and scale else None
         record.update({c: _mean(rows, c) for c in NN_COLUMNS if c in rows})
         numeric.append(record)
-        scale = 1 / (dims * np.log(2)) if dims and np.isfinite(dims) else None
-        bpd = (f"{record['bits_per_dim']:.3f} [{nll.low * scale:.3f}, {nll.high * scale:.3f}]"
-               if nll and scale else _num(record["bits_per_dim"], 4))
+        bpd = (f"{record['bits_per_dim']:.3f} [{record['bits_per_dim_low']:.3f}, {record['bits_per_dim_high']:.3f}]"
+               if record["bits_per_dim_low"] is not None else _num(record["bits_per_dim"], 4))
         display.append({"method": method, "kind": record["kind"] or "",
                         "NLL nats": f"{nll.estimate:.2f} [{nll.low:.2f}, {nll.high:.2f}]" if nll
                         else _num(record["nll_nats"], 4), "bits/dim": bpd,
@@ -334,7 +341,9 @@ def _plt():
 def _fig_throughput(numeric: pd.DataFrame) -> bytes:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    # One point per job (its variants share one timing): the last variant, e.g. "combined", "fusion-svm".
     rows = numeric[numeric["infer_videos_per_s"] > 0]
+    rows = rows.assign(job=rows["method"].str.split("/").str[0]).drop_duplicates(["dataset", "job"], keep="last")
     for family, marker in (("classical", "s"), ("deep", "o"), ("", "^")):
         part = rows[rows["family"] == family]
         if part.empty:
@@ -343,9 +352,9 @@ def _fig_throughput(numeric: pd.DataFrame) -> bytes:
         high = (part["video_hit1_high"].astype(float) - part["video_hit1"]).clip(lower=0).fillna(0)
         ax.errorbar(part["infer_videos_per_s"], 100 * part["video_hit1"], yerr=100 * np.vstack([low, high]),
                     fmt=marker, capsize=3, label=family or "other")
-        for r in part.itertuples():
+        for k, r in enumerate(part.itertuples()):   # alternate label heights: points often share a spot
             ax.annotate(r.method, (r.infer_videos_per_s, 100 * r.video_hit1), fontsize=7,
-                        xytext=(4, 3), textcoords="offset points")
+                        xytext=(4, (3, -9, 9)[k % 3]), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_xlabel("inference throughput (test videos/s, all views; log scale)")
     ax.set_ylabel("video hit@1 (%), 95% bootstrap interval")
@@ -417,8 +426,8 @@ def _fig_ablation(intervals: dict[str, stats.Interval | None], published: pd.Dat
     ax.set_xticks(x + width * len(families) / 2, ["Traj", "HOG", "HOF", "MBH", "combined"])
     ax.set_ylabel("video hit@1 / accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.legend(fontsize=7)
-    ax.set_title("Dense-trajectory descriptor ablation", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+    ax.set_title("Dense-trajectory descriptor ablation (95% intervals)", fontsize=9)
     return _png(fig)
 
 
@@ -427,7 +436,11 @@ def _fig_bits_per_dim(numeric: pd.DataFrame) -> bytes:
     rows = numeric[numeric["bits_per_dim"].notna()].sort_values("bits_per_dim")
     fig, ax = plt.subplots(figsize=(7, 0.8 + 0.35 * len(rows)))
     labels = [f"{r.method} ({r.kind})" for r in rows.itertuples()]
-    ax.barh(labels, rows["bits_per_dim"], color="tab:blue")
+    low = (rows["bits_per_dim"] - rows["bits_per_dim_low"].astype(float)).fillna(0).clip(lower=0)
+    high = (rows["bits_per_dim_high"].astype(float) - rows["bits_per_dim"]).fillna(0).clip(lower=0)
+    colours = ["tab:blue" if k == "exact" else "tab:orange" for k in rows["kind"]]
+    ax.barh(labels, rows["bits_per_dim"], xerr=np.vstack([low, high]), color=colours, capsize=2)
+    ax.set_title("blue: exact NLL; orange: upper bound (dequantised, -IWAE, -ELBO); 95% intervals", fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("test bits/dim (lower is better; bounds are upper bounds)")
     ax.tick_params(axis="y", labelsize=7)
@@ -464,7 +477,8 @@ def latex_table(frame: pd.DataFrame, caption: str) -> str:
 
 
 def _provenance(frame: pd.DataFrame) -> str:
-    parts = [f"runs: {', '.join(sorted(frame['out_dir'].unique()))}",
+    parts = [f"datasets: {', '.join(sorted(frame['dataset'].dropna().astype(str).unique()))}",
+             f"runs: {', '.join(sorted(frame['out_dir'].unique()))}",
              f"profiles: {', '.join(sorted(frame['profile'].dropna().unique()))}",
              f"commits: {', '.join(sorted(frame['commit'].dropna().astype(str).unique()))}",
              f"machines: {', '.join(sorted(frame['machine'].dropna().astype(str).unique()))}",
@@ -487,6 +501,8 @@ def write_section(section: Section, provenance: str, to: Path) -> list[Path]:
     figures_dir = to / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     name = section.suite
+    for stale in figures_dir.glob(f"{name}-*.png"):   # figures of methods no longer in the run
+        stale.unlink()
     files = {}
     for title, png in section.figures.items():
         path = figures_dir / f"{name}-{re.sub(r'[^A-Za-z0-9]+', '-', title).strip('-').lower()}.png"
@@ -529,10 +545,11 @@ def write_reports(out_dirs, to: Path) -> list[Path]:
     frame = collect(out_dirs)
     published = load_published()
     written: list[Path] = []
-    for suite, build in (("video", video_section), ("generative", generative_section)):
+    builders = {"video": video_section, "generative": generative_section}
+    for suite in SUITES:
         rows = frame[frame["suite"] == suite]
         if rows.empty:
             continue
-        written += write_section(build(rows, published), _provenance(rows), Path(to))
+        written += write_section(builders[suite](rows, published), _provenance(rows), Path(to))
     return written
 

@@ -24,7 +24,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     tol = Tolerances(margin=args.margin, nll_margin=args.nll_margin, alpha=args.alpha,
                      speed_tolerance=args.speed_tolerance, min_seconds=args.min_seconds)
-    return run_check(Path(args.baseline), _out_dirs(args), args.update, tol)
+    return run_check(Path(args.baseline), _out_dirs(args), args.update, tol, show_all=args.all)
 
 
 def register_report_commands(subparsers) -> None:
@@ -52,4 +52,5 @@ def register_report_commands(subparsers) -> None:
                        help=f"tolerated relative slow-down (default: {defaults.speed_tolerance})")
     check.add_argument("--min-seconds", type=float, default=defaults.min_seconds,
                        help=f"phases shorter than this are not gated (default: {defaults.min_seconds})")
+    check.add_argument("--all", action="store_true", help="also list the phases too short to be gated")
     check.set_defaults(func=cmd_check)

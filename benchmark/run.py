@@ -1,6 +1,7 @@
 """The driver of ``bench run``: plan, prepare data, hand tasks to an executor, write the store."""
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -31,9 +32,11 @@ def _decode_one(args: tuple[VideoSet, int]) -> str | None:
         return f"{videos.paths[i]}: {type(exc).__name__}: {exc}"
 
 
-def _worker_init() -> None:
+def _worker_init(driver_pid: int) -> None:
+    from benchmark.executors import die_with_driver
     from benchmark.threads import pin_threads
 
+    die_with_driver(driver_pid)  # a killed run must not leave decode workers waiting forever
     pin_threads(1)
 
 
@@ -42,7 +45,7 @@ def decode_all(data: DatasetSplit, workers: int) -> DatasetSplit:
     items = [(data.train, i) for i in range(len(data.train))] + [(data.test, i) for i in range(len(data.test))]
     desc = f"decoding {data.name} split {data.split}"
     if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
             errors = list(tqdm(pool.map(_decode_one, items, chunksize=8), total=len(items), desc=desc,
                                unit="video", leave=False))
     else:

@@ -125,12 +125,15 @@ def mcnemar_exact(now_correct, base_correct, alternative: str = "two-sided") -> 
     return McNemar(b, c, p)
 
 
-def log_sd(samples) -> float | None:
-    """Sample standard deviation of log(samples); None with fewer than two positive samples."""
+def robust_log_spread(samples) -> tuple[float, float] | None:
+    """(median, 1.4826 x median absolute deviation) of log(samples): a spread that one disturbed
+    measurement cannot inflate. None with fewer than two positive samples."""
     x = np.asarray([s for s in samples if s is not None and s > 0], dtype=np.float64)
     if len(x) < 2:
         return None
-    return float(np.std(np.log(x), ddof=1))
+    logs = np.log(x)
+    centre = float(np.median(logs))
+    return centre, float(1.4826 * np.median(np.abs(logs - centre)))
 
 
 def ratio_interval(ratio: float, sd_log: float, level: float = LEVEL) -> Interval:

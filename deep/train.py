@@ -2,9 +2,11 @@
 
 * Clips: a network sees a clip of ``ClipSpec.frames`` frames (RGB) or flow fields (x/y), ``step``
   frames apart, as a float tensor (C, T, H, W). Training samples one random clip per video (random
-  start, random crop, random colour transform on RGB); testing takes ``test_clips`` uniformly spaced clips per video (centre crop) and
-  returns one softmax per clip. No horizontal flips: a mirrored clip turns "slide left" into "slide
-  right" and "clockwise" into "counter-clockwise", so flipping would corrupt the motion classes.
+  start, random crop, random colour transform on RGB); testing takes ``test_clips`` uniformly spaced
+  clips per video (centre crop) and returns one softmax per clip. No horizontal flips: a mirrored
+  clip turns "slide left" into "slide right" and "clockwise" into "counter-clockwise".
+* Batches are built in a helper thread one step ahead (``TrainResult.data_wait_s`` says how long
+  the loop still waited).
 * Reproducible on CPU: the batch, clip starts, crops and dropout of step ``s`` come from generators
   seeded by (seed, s) and the learning rate is a function of ``s``; a checkpoint (model + optimiser +
   step) therefore resumes to exactly the run that was not interrupted.
@@ -21,6 +23,8 @@ import math
 import os
 import sys
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -31,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from benchmark.cache import default_cache_dir, stable_hash
+from benchmark.cache import stable_hash
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext, Scores
 
@@ -65,6 +69,9 @@ class ClipSpec:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Optimisation for one network. The paper profiles take the papers' batch sizes and base learning
+    rates but this loop's cosine schedule, not their step schedules."""
+
     steps: int                        # optimiser steps (one random clip per video in a batch)
     batch_size: int
     lr: float
@@ -282,8 +289,10 @@ def checkpoint_path(directory: Path, model: nn.Module, source: ClipSource, cfg: 
     return Path(directory) / f"{type(model).__name__}-{stable_hash(key)}.pt"
 
 
-def default_checkpoint_dir(ctx: MethodContext) -> Path:
-    return Path(ctx.artefact_dir) / "checkpoints" if ctx.artefact_dir else default_cache_dir() / "checkpoints"
+def checkpoint_dir_for(videos: VideoSet) -> Path:
+    """Checkpoints live in the artefact cache beside the frames and flow: a re-run of a killed job (in
+    any run directory) finds its checkpoint by content key."""
+    return Path(videos.cache.root) / "checkpoints"
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -294,6 +303,8 @@ class TrainResult:
     losses: list[float]          # one per step, including steps before a resume
     resumed_from_step: int       # 0 when the run started from scratch
     clips_seen: int
+    data_wait_s: float = 0.0     # time the loop waited for a batch (the prefetch thread was behind)
+    loop_s: float = 0.0          # wall time of the loop
 
 
 def train_model(
@@ -330,37 +341,54 @@ def train_model(
                             "scaler": scaler.state_dict(), "losses": losses, "step": step}, ckpt)
 
     model.train()
-    for step in range(start, cfg.steps):
-        clips, labels = train_batch(source, cfg.batch_size, step, seed)
-        x = torch.from_numpy(clips).to(device, non_blocking=True)
-        y = torch.from_numpy(labels).to(device, non_blocking=True)
-        lr = learning_rate(cfg, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        torch.manual_seed(seed * 1_000_003 + step)  # dropout of this step
-        with autocast(device):
-            loss = clip_loss(model(x).float(), y)
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise TrainingDiverged(
-                f"{type(model).__name__}: training loss became {value} at step {step + 1} of {cfg.steps} "
-                f"(lr {lr:.3g}, batch {cfg.batch_size}); training stopped"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if cfg.grad_clip is not None:
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        losses.append(value)
-        if ckpt is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
-            save(step + 1)
-        if on_step is not None:
-            on_step(step, value)
+    waited = 0.0
+    loop_start = time.perf_counter()
+    # The next batch is built in a helper thread while the current step computes (numpy and OpenCV
+    # release the GIL); a batch is a pure function of (seed, step), so this changes no result.
+    with ThreadPoolExecutor(max_workers=1) as prefetch:
+        pending = prefetch.submit(train_batch, source, cfg.batch_size, start, seed) if start < cfg.steps else None
+        for step in range(start, cfg.steps):
+            wait_start = time.perf_counter()
+            clips, labels = pending.result()
+            waited += time.perf_counter() - wait_start
+            if step + 1 < cfg.steps:
+                pending = prefetch.submit(train_batch, source, cfg.batch_size, step + 1, seed)
+            value = _train_step(model, optimizer, scaler, clips, labels, cfg, step, seed, device)
+            losses.append(value)
+            if ckpt is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
+                save(step + 1)
+            if on_step is not None:
+                on_step(step, value)
     if ckpt is not None and not keep_checkpoint:
         ckpt.unlink(missing_ok=True)
-    return TrainResult(losses=losses, resumed_from_step=start, clips_seen=(cfg.steps - start) * cfg.batch_size)
+    return TrainResult(losses=losses, resumed_from_step=start, clips_seen=(cfg.steps - start) * cfg.batch_size,
+                       data_wait_s=waited, loop_s=time.perf_counter() - loop_start)
+
+
+def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                clips: np.ndarray, labels: np.ndarray, cfg: TrainConfig, step: int, seed: int, device: str) -> float:
+    x = torch.from_numpy(clips).to(device, non_blocking=True)
+    y = torch.from_numpy(labels).to(device, non_blocking=True)
+    lr = learning_rate(cfg, step)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    torch.manual_seed(seed * 1_000_003 + step)  # dropout of this step
+    with autocast(device):
+        loss = clip_loss(model(x).float(), y)
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise TrainingDiverged(
+            f"{type(model).__name__}: training loss became {value} at step {step + 1} of {cfg.steps} "
+            f"(lr {lr:.3g}, batch {cfg.batch_size}); training stopped"
+        )
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if cfg.grad_clip is not None:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    return value
 
 
 @torch.no_grad()
@@ -401,14 +429,17 @@ class ClipClassifier:
     def extract(self, videos: VideoSet) -> None:
         """Decode frames (and compute flow) into the shared cache; timed by the harness as extraction."""
         for i in range(len(videos)):
-            videos.frames(i) if self.clip.modality == "rgb" else videos.flow(i, self.clip.flow_algorithm)
+            if self.clip.modality == "rgb":
+                videos.frames(i)
+            else:
+                videos.flow(i, self.clip.flow_algorithm)
 
     def fit(self, train: VideoSet) -> "ClipClassifier":
         torch.manual_seed(self.ctx.seed)
         self.model_ = prepare_for_device(init_weights(self.make_model(self.ctx.n_classes)), self.ctx.device)
         source = ClipSource(train, self.clip, preload=self.train.preload, colour_augment=self.train.colour_augment)
         self.train_result_ = train_model(self.model_, source, self.train, seed=self.ctx.seed,
-                                         device=self.ctx.device, checkpoint_dir=default_checkpoint_dir(self.ctx))
+                                         device=self.ctx.device, checkpoint_dir=checkpoint_dir_for(train))
         self.n_train_clips_ = self.train_result_.clips_seen
         return self
 

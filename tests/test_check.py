@@ -16,8 +16,9 @@ N_VIDEOS, N_GROUPS, N_CLASSES = 200, 8, 5
 METHODS = ("alpha", "beta", "gamma", "delta")
 
 
-def _write_store(out, seed: int = 0) -> None:
-    """Four video jobs, 200 test videos in 8 groups at ~60% accuracy; reference times jitter by ~5%."""
+def _write_store(out, seed: int = 0, disturbed: str | None = None) -> None:
+    """Four video jobs, 200 test videos in 8 groups at ~60% accuracy; reference times jitter by ~5%
+    (one job's reference 3x slower when ``disturbed`` names it)."""
     rng = np.random.default_rng(seed)
     store = Store(out)
     run_id = store.start_run("bench run (test)", {}, {}, "2026-01-01T00:00:00+00:00")
@@ -28,12 +29,19 @@ def _write_store(out, seed: int = 0) -> None:
         pred = np.where(correct, labels, (labels + 1) % N_CLASSES)
         preds = [{"item": f"v{i:03d}", "group": int(groups[i]), "label": int(labels[i]), "pred": int(pred[i]),
                   "scores": []} for i in range(N_VIDEOS)]
-        reference = 0.01 * float(np.exp(rng.normal(0, 0.05)))
+        reference = 0.01 * float(np.exp(rng.normal(0, 0.05))) * (3 if method == disturbed else 1)
         timings = {"train_s": 2.0 + k, "infer_s": 0.5, "reference_s": reference}
         outcome = JobOutcome([RowResult("", {"video_hit1": float(correct.mean())}, preds)], timings, {})
         job = {"job_key": f"key-{method}", "suite": "video", "dataset": "toy", "split": 1, "method": method,
                "profile": "smoke", "seed": 0, "device": "cpu", "code_version": "test"}
         store.record(run_id, job, "done", outcome, None, {}, "t0", "t1")
+    nll = rng.normal(100, 10, 300)
+    density = RowResult("", {"kind": "exact", "nll_nats": float(nll.mean())},
+                        [{"item": f"test/{i}", "group": "test", "nll_nats": float(v)} for i, v in enumerate(nll)])
+    job = {"job_key": "key-pixelcnn", "suite": "generative", "dataset": "digits", "split": 1, "method": "pixelcnn",
+           "profile": "smoke", "seed": 0, "device": "cpu", "code_version": "test"}
+    store.record(run_id, job, "done", JobOutcome([density], {"train_s": 3.0, "reference_s": 0.01}, {}),
+                 None, {}, "t0", "t1")
     store.close()
 
 
@@ -84,9 +92,20 @@ def test_baseline_a_few_videos_better_passes(current):
 def test_unpaired_baseline_without_predictions(current):
     baseline = copy.deepcopy(current)
     for row in baseline["rows"].values():
-        row.pop("items")
-        row["value"] += 0.2
+        if row["suite"] == "video":
+            row.pop("items")
+            row["value"] += 0.2
     assert len(_fails(compare(baseline, current), "video_hit1")) == len(METHODS)
+
+
+@pytest.mark.parametrize("better_by, should_fail", [(0.10, True), (0.005, False)])
+def test_density_baseline_with_lower_nll(current, better_by, should_fail):
+    """Per-image NLLs of the baseline lower by 10% fail; by 0.5% (inside the 2% margin) pass."""
+    baseline = copy.deepcopy(current)
+    key = next(k for k in baseline["rows"] if k.endswith("|pixelcnn"))
+    items = baseline["rows"][key]["items"]
+    items["nll_nats"] = [v * (1 - better_by) for v in items["nll_nats"]]
+    assert bool(_fails(compare(baseline, current), "nll_nats")) == should_fail
 
 
 @pytest.mark.parametrize("factor, should_fail", [(0.5, True), (1 / 1.05, False)])
@@ -97,7 +116,7 @@ def test_speed_ratio_doctored(current, factor, should_fail):
     failed = _fails(compare(baseline, current), "reference")
     assert bool(failed) == should_fail
     if should_fail:
-        assert len(failed) == 2 * len(METHODS)       # train and infer of every job
+        assert len(failed) == 2 * len(METHODS) + 1   # train and infer of every video job, pixelcnn's train
 
 
 def test_noise_large_enough_explains_a_slowdown(current):
@@ -112,6 +131,20 @@ def test_noise_large_enough_explains_a_slowdown(current):
     assert not _fails(compare(baseline, noisy), "reference")
 
 
+def test_timing_noise_beyond_the_references_widens_the_interval(current):
+    """Phases that jitter by ~x1.5 between runs (references steady): the spread over phases is the
+    noise, so even the phases that came out ~x2 slower by chance are not called regressions."""
+    rng = np.random.default_rng(3)
+    noisy = copy.deepcopy(current)
+    for job in noisy["jobs"].values():
+        job["ratios"] = {phase: ratio * float(np.exp(rng.normal(0, 0.4))) for phase, ratio in job["ratios"].items()}
+    speed = [v for v in compare(current, noisy) if "reference" in v.metric]
+    assert max(v.now / v.baseline for v in speed) > 1.3
+    assert all(v.verdict == "pass" for v in speed)
+    spreads = {float(v.note.split("phases ")[1].rstrip(")")) for v in speed}
+    assert len(spreads) == 1 and spreads.pop() > 0.2
+
+
 def test_short_phases_and_unknown_noise_are_not_gated(current):
     baseline = copy.deepcopy(current)
     for job in baseline["jobs"].values():
@@ -119,6 +152,16 @@ def test_short_phases_and_unknown_noise_are_not_gated(current):
     verdicts = compare(baseline, current, Tolerances(min_seconds=10.0))
     assert not _fails(verdicts, "reference")
     assert all(v.verdict == "not gated" for v in verdicts if "reference" in v.metric)
+
+
+def test_disturbed_reference_is_not_gated(tmp_path, current):
+    """A job whose reference ran 3x slow has an untrustworthy ratio: reported, not gated, not failed."""
+    _write_store(tmp_path, disturbed="gamma")
+    now = snapshot([tmp_path])
+    verdicts = [v for v in compare(current, now) if "reference" in v.metric]
+    gamma = [v for v in verdicts if v.method.endswith("|gamma")]
+    assert gamma and all(v.verdict == "not gated" and "reference disturbed" in v.note for v in gamma)
+    assert all(v.verdict == "pass" for v in verdicts if not v.method.endswith("|gamma"))
 
 
 def test_failed_or_missing_job_fails(current):
@@ -129,6 +172,16 @@ def test_failed_or_missing_job_fails(current):
     del now["rows"][dropped]
     failed = {v.method for v in compare(current, now) if v.verdict == "FAIL"}
     assert failed == {key, dropped}
+    still_failing = {v.method: v.verdict for v in compare(now, now) if v.metric == "status"}
+    assert still_failing[key] == "not gated"   # failing in the baseline too is not a regression
+
+
+def test_a_run_of_another_profile_is_an_error_not_a_verdict(current):
+    other = copy.deepcopy(current)
+    other["rows"] = {k.replace("|smoke|", "|quick|"): v for k, v in other["rows"].items()}
+    other["profiles"] = ["quick"]
+    with pytest.raises(ValueError, match="shares no result row"):
+        compare(current, other)
 
 
 def test_cli_update_then_check_and_exit_codes(run_dir, tmp_path, capsys):

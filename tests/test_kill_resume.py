@@ -1,8 +1,9 @@
 """kill -9 at random moments of `bench run`, then the same command: it completes, with the results of an
 uninterrupted run, and the killed run leaves no process behind.
 
-Kill moments are drawn (seeded) over the active part of a run: from the moment the run holds its output
-directory (dataset generation, decoding, jobs, store writes) to its end, as timed on an uninterrupted run.
+Kill moments are drawn (seeded, stratified) over the active part of a run: from the moment the run holds its
+output directory (dataset generation, decoding, jobs, store writes) to its end, as timed on an uninterrupted
+run. Every kill point starts from an empty cache and output directory, so early points hit generation.
 """
 from __future__ import annotations
 
@@ -42,10 +43,12 @@ def _env(cache: Path) -> dict:
     return {**os.environ, "BENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
 
 
-def _start(out: Path, cache: Path, extra: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "benchmark.cli", *COMMAND, *extra, "--out", str(out)],
-                            env=_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+def _start(out: Path, cache: Path, extra: list[str], log: Path) -> subprocess.Popen:
+    """The run in its own session (to find what it leaves behind), output to a file (pipes could block it)."""
+    with open(log, "wb") as handle:
+        return subprocess.Popen([sys.executable, "-m", "benchmark.cli", *COMMAND, *extra, "--out", str(out)],
+                                env=_env(cache), stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
 
 
 def _holds_lock(out: Path) -> bool:
@@ -66,56 +69,58 @@ def _session_processes(sid: int) -> list[int]:
     return found
 
 
-def _phase(stderr: bytes) -> str:
+def _phase(log: Path) -> str:
     """What the run was doing when it died: the last progress label it printed."""
-    text = stderr.decode("utf-8", "replace").replace("\r", "\n")
+    text = log.read_bytes().decode("utf-8", "replace").replace("\r", "\n")
     labels = ("generating", "decoding", "histograms", "jobs")
     last = [line.split(":")[0].strip() for line in text.splitlines() if line.strip().startswith(labels)]
     return last[-1] if last else "starting up"
 
 
-def run_to_end(out: Path, cache: Path, extra: list[str]) -> tuple[float, float]:
+def run_to_end(out: Path, cache: Path, extra: list[str], log: Path) -> tuple[float, float]:
     """An uninterrupted run: (seconds until it held the lock, total seconds)."""
     started = time.monotonic()
-    proc = _start(out, cache, extra)
+    proc = _start(out, cache, extra, log)
     locked = None
     while proc.poll() is None:
         if locked is None and _holds_lock(out):
             locked = time.monotonic() - started
+        assert time.monotonic() - started < 600, "the run did not finish in 10 minutes"
         time.sleep(0.02)
-    _, err = proc.communicate()
-    assert proc.returncode == 0, err.decode("utf-8", "replace")[-3000:]
+    assert proc.returncode == 0, log.read_bytes().decode("utf-8", "replace")[-3000:]
     total = time.monotonic() - started
     return (locked if locked is not None else 0.0), total
 
 
 def kill_and_resume(tmp_path: Path, n_points: int, seed: int, extra: list[str]) -> list[dict]:
     reference_out = tmp_path / "reference"
-    lock_s, total_s = run_to_end(reference_out, tmp_path / "reference-cache", extra)
+    lock_s, total_s = run_to_end(reference_out, tmp_path / "reference-cache", extra, tmp_path / "reference.log")
     expected = result_table(reference_out)
     assert expected[0] and all(r[3] == "done" for r in expected[0])
     rng = random.Random(seed)
     log = []
     for point in range(n_points):
         out, cache = tmp_path / f"killed-{point}", tmp_path / f"cache-{point}"
-        delay = rng.uniform(0.0, max(total_s - lock_s, 0.1))
-        proc = _start(out, cache, extra)
+        active = max(total_s - lock_s, 0.1)   # point k falls in the k-th of n equal slices of the active run
+        delay = rng.uniform(point * active / n_points, (point + 1) * active / n_points)
+        killed_log = tmp_path / f"killed-{point}.log"
+        proc = _start(out, cache, extra, killed_log)
         while proc.poll() is None and not _holds_lock(out):
             time.sleep(0.005)
         time.sleep(delay)
         finished_first = proc.poll() is not None
         if not finished_first:
             os.kill(proc.pid, signal.SIGKILL)
-        _, err = proc.communicate()
-        deadline = time.monotonic() + 10
+        proc.wait()
+        deadline = time.monotonic() + 10  # pool workers notice the driver's death within a second
         while _session_processes(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         orphans = _session_processes(proc.pid)
         if orphans:
             os.killpg(proc.pid, signal.SIGKILL)
-        log.append({"delay_s": round(delay, 2), "phase": _phase(err), "killed": not finished_first,
+        log.append({"delay_s": round(delay, 2), "phase": _phase(killed_log), "killed": not finished_first,
                     "orphans": len(orphans)})
-        run_to_end(out, cache, extra)  # the same command again
+        run_to_end(out, cache, extra, tmp_path / f"resumed-{point}.log")  # the same command again
         assert result_table(out) == expected, f"kill point {point} ({log[-1]}): results differ"
     print(f"kill points (after the lock, of {total_s - lock_s:.1f} s active): {log}")
     return log

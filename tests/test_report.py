@@ -143,3 +143,44 @@ def test_published_figures_are_copied_verbatim(shared_data):
     assert len(ours) > 20
     for row in ours.drop(columns="ours").itertuples(index=False):
         assert tuple(row) in source, row
+
+
+def test_report_of_a_run_whose_jobs_all_failed(tmp_path):
+    store = Store(tmp_path / "run")
+    run_id = store.start_run("bench run (test)", {}, {}, "t0")
+    store.record(run_id, {"job_key": "k", "suite": "video", "dataset": "toy", "split": 1, "method": "c3d",
+                          "profile": "smoke", "seed": 0, "device": "cpu", "code_version": "t"},
+                 "failed", None, "ValueError: bad input [c3d.py:9]", {}, "t0", "t1")
+    store.close()
+    write_reports([tmp_path / "run"], tmp_path / "reports")
+    text = (tmp_path / "reports" / "video.md").read_text()
+    assert "(no rows)" in text and "FAILED: c3d (split 1, seed 0): ValueError: bad input" in text
+
+
+def test_report_without_a_store_is_a_clear_error(tmp_path, capsys):
+    assert main(["report", "--out", str(tmp_path / "nothing"), "--to", str(tmp_path / "r")]) == 2
+    assert "no results store" in capsys.readouterr().err
+
+
+def test_runs_from_several_directories_and_seeds_are_pooled(tmp_path):
+    """Two run directories, one seed each, same method: one table row, the mean, runs = 2."""
+    labels = np.repeat(np.arange(3), 10)
+    groups = np.tile(np.arange(5), 6)
+    for seed, n_right in ((0, 12), (1, 24)):
+        pred = labels.copy()
+        pred[n_right:] = (labels[n_right:] + 1) % 3
+        preds = [{"item": f"v{i}", "group": int(groups[i]), "label": int(labels[i]), "pred": int(pred[i]),
+                  "scores": []} for i in range(30)]
+        store = Store(tmp_path / f"run{seed}")
+        run_id = store.start_run("bench run (test)", {}, {}, "t0")
+        store.record(run_id, {"job_key": f"k{seed}", "suite": "video", "dataset": "toy", "split": 1,
+                              "method": "single-frame", "profile": "quick", "seed": seed, "device": "cpu",
+                              "code_version": "t"},
+                     "done", JobOutcome([RowResult("", {"video_hit1": n_right / 30}, preds)], {"infer_s": 1.0}),
+                     None, {}, "t0", "t1")
+        store.close()
+    write_reports([tmp_path / "run0", tmp_path / "run1"], tmp_path / "reports")
+    row = pd.read_csv(tmp_path / "reports" / "video.csv").iloc[0]
+    assert row["runs"] == 2
+    assert row["video_hit1"] == pytest.approx(0.6)
+    assert row["video_hit1_low"] < 0.6 < row["video_hit1_high"]

@@ -86,7 +86,9 @@ def test_ratio_interval_is_log_symmetric():
     assert stats.ratio_interval(2.0, 0.0).low == 2.0
 
 
-def test_log_sd():
-    assert stats.log_sd([1.0]) is None
-    assert stats.log_sd([1.0, None, 0.0]) is None
-    assert stats.log_sd([1.0, math.e]) == pytest.approx(math.sqrt(0.5))
+def test_robust_log_spread_ignores_one_disturbed_measurement():
+    assert stats.robust_log_spread([1.0]) is None
+    assert stats.robust_log_spread([1.0, None, 0.0]) is None
+    centre, sigma = stats.robust_log_spread([1.0, 1.02, 0.98, 1.01, 0.99, 3.0])
+    assert centre == pytest.approx(math.log(1.005), abs=1e-3)
+    assert 0.005 < sigma < 0.03

@@ -67,7 +67,7 @@ def mann_whitney_z(a: np.ndarray, b: np.ndarray) -> float:
 
 def data_copying_ct(train: np.ndarray, test: np.ndarray, generated: np.ndarray, *, n_cells: int, seed: int,
                     min_cell_samples: int = 20, device: str = "cpu") -> dict:
-    """C_T over k-means cells of the training points (rows are flattened points)."""
+    """C_T over k-means cells of the training points (rows are flattened points); None if no cell qualifies."""
     kmeans = KMeans(n_cells, random_state=seed, n_init=3).fit(train)
     cells = {name: kmeans.predict(x) for name, x in (("train", train), ("test", test), ("gen", generated))}
     weights, z_scores = [], []
@@ -80,7 +80,7 @@ def data_copying_ct(train: np.ndarray, test: np.ndarray, generated: np.ndarray, 
         weights.append(len(te) / len(test))
         z_scores.append(mann_whitney_z(d_gen, d_test))
     if not weights:
-        return {"ct": float("nan"), "ct_cells": 0}
+        return {"ct": None, "ct_cells": 0}  # no cell holds enough samples: C_T is undefined
     return {"ct": float(np.dot(weights, z_scores) / np.sum(weights)), "ct_cells": len(weights)}
 
 

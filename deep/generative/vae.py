@@ -86,7 +86,8 @@ class VAE(nn.Module):
             return torch.log_softmax(out, -1).gather(-1, xs.long().unsqueeze(-1))[..., 0].sum(-1)
         if self.likelihood == "dlogistic":
             return discretised_logistic_log_prob(xs, out[..., 0], out[..., 1], self.levels).sum(-1)
-        return gaussian_log_prob(xs.to(out.dtype), out[..., 0], torch.full_like(out[..., 0], 2 * math.log(self.obs_std)))
+        log_var = torch.full_like(out[..., 0], 2 * math.log(self.obs_std))
+        return gaussian_log_prob(xs.to(out.dtype), out[..., 0], log_var)
 
     def elbo(self, x: torch.Tensor, samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
         """(B,) ELBO: E_q log p(x|z) by ``samples`` reparameterised draws, minus the analytic KL."""

@@ -13,8 +13,9 @@ stride come from the variant's row, so the four models are one class:
   stride 2, so conv3 sees all 10 frames.
 
 The small profiles (quick, smoke) keep every layer, kernel and temporal extent but shrink widths and crop,
-put batch normalisation after every convolution instead of the two LRN layers, and drop dropout: trained
-from scratch for ~30 s on a CPU, the LRN + dropout versions stay at chance.
+put batch normalisation after every convolution instead of the two LRN layers, and drop dropout: in
+our runs the LRN + dropout versions, trained from scratch for a CPU budget of ~30 s, did not lower
+the training loss at all (2.30 after 300 steps).
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ class FusionNet(nn.Module):
         norm_after, pool_after = (0, 1), (0, 1, 4)
         layers: list[nn.Module] = []
         c_in, t, s = 3, frames, size
-        for i, (width, k, stride, pad, kt, st) in enumerate(zip(widths, kernels, strides, paddings, t_kernels, t_strides)):
+        rows = zip(widths, kernels, strides, paddings, t_kernels, t_strides)
+        for i, (width, k, stride, pad, kt, st) in enumerate(rows):
             layers.append(nn.Conv3d(c_in, width, (kt, k, k), (st, stride, stride), (0, pad, pad)))
             layers += [nn.BatchNorm3d(width), nn.ReLU(inplace=True)] if norm == "batch" else [nn.ReLU(inplace=True)]
             t, s = _out(t, kt, st), _out(s, k, stride, pad)
