@@ -8,13 +8,18 @@ from benchmark.methods import MethodSpec
 
 
 def video_methods() -> dict[str, MethodSpec]:
+    from baselines.dt_method import DT_METHODS
     from baselines.histograms import HISTOGRAM_METHODS
+    from deep.video.registry import VIDEO_MODELS
 
-    return {**HISTOGRAM_METHODS}
+    return {**HISTOGRAM_METHODS, **DT_METHODS, **VIDEO_MODELS}
 
 
 def density_methods() -> dict[str, MethodSpec]:
-    return {}
+    from baselines.density import DENSITY_BASELINES
+    from deep.generative.registry import DENSITY_MODELS
+
+    return {**DENSITY_BASELINES, **DENSITY_MODELS}
 
 
 def methods_of(suite: str) -> dict[str, MethodSpec]:

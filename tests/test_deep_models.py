@@ -69,6 +69,8 @@ def test_fit_predict_contract(name, videos, tmp_path):
         for clip_scores, video_score in zip(scores.clips, scores.video):
             assert clip_scores.ndim == 2 and clip_scores.shape[1] == N_CLASSES and len(clip_scores) >= 1
             np.testing.assert_allclose(clip_scores.mean(axis=0), video_score, rtol=1e-6)
+    if "fusion-avg" in rows:
+        np.testing.assert_allclose(rows["fusion-avg"].video, (rows["spatial"].video + rows["temporal"].video) / 2)
     assert method.n_train_clips_ > 0 and method.n_test_clips_ >= len(videos)
     costs = method.costs()
     assert costs["params"] > 0 and costs["flops_per_view"] > 0 and costs["views"] >= 1

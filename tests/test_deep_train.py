@@ -63,3 +63,25 @@ def test_different_seed_changes_training(source):
     b = train_model(fresh_model(), source, CONFIG, seed=1)
     assert a.losses != b.losses
     assert np.isfinite(a.losses).all()
+
+
+def test_test_clips_are_uniformly_spaced_and_flow_is_quantised_and_centred(tmp_path):
+    from baselines.optical_flow import FLOW_BOUND
+    from deep.train import ClipSpec
+
+    videos = write_videos(tmp_path, n_per_class=1)
+    rgb = ClipSource(videos, ClipSpec(frames=4, size=24))
+    clips = rgb.test_clips(0, 3)
+    frames = videos.frames(0)                                  # (16, 32, 32, 3)
+    assert clips.shape == (3, 3, 4, 24, 24)
+    starts = [0, 6, 12]                                        # linspace(0, 16 - 4, 3)
+    for clip, start in zip(clips, starts):
+        expected = (frames[start:start + 4, 4:28, 4:28] / 255.0 - 0.45) / 0.225
+        np.testing.assert_allclose(clip.transpose(1, 2, 3, 0), expected, atol=1e-5)
+
+    flow = ClipSource(videos, ClipSpec(frames=10, size=24, modality="flow"))
+    clip = flow.test_clips(2, 1)[0]                            # (2, 10, 24, 24): x/y of 10 flow fields
+    assert clip.shape == (2, 10, 24, 24)
+    np.testing.assert_allclose(clip.mean(axis=(2, 3)), 0.0, atol=1e-4)          # mean flow subtracted
+    assert np.abs(clip).max() <= 2 * FLOW_BOUND
+    assert flow.video(2).dtype == np.uint8                     # stored quantised, as the usual tools do

@@ -10,8 +10,8 @@ inside a pixel, through channel-group masks at the centre tap):
 
 Sampling is one network pass per pixel (and channel). The gated model caches what does not change
 inside a row: the vertical stack, whose output for row i depends only on rows < i, is computed once
-per row; each pixel then runs only the horizontal stack on that one row. The plain model crops the
-input to the rows its receptive field can see.
+per row; each pixel then runs only the horizontal stack, on the pixels of its row that the stack can
+reach. The plain model crops the input to the rows its receptive field can see.
 """
 from __future__ import annotations
 
@@ -142,6 +142,7 @@ class GatedPixelCNN(nn.Module):
             for i in range(layers))
         self.head = _logits_head(features, colours, levels)
         self.rows_seen = layers * (kernel // 2) + 1
+        self.cols_seen = layers * (kernel // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) levels -> logits (B, C, K, H, W)."""
@@ -172,10 +173,11 @@ class GatedPixelCNN(nn.Module):
         """Logits (B, C, K) at (row, col); ``state`` caches the row's vertical links."""
         if state is None or state[0] != row:
             state = (row, self.row_links(x, row))
-        h = self._inputs(x[:, :, row:row + 1])
+        left = max(0, col - self.cols_seen)  # the horizontal stack reaches this far to the left
+        h = self._inputs(x[:, :, row:row + 1, left:col + 1])
         for layer, link in zip(self.layers, state[1]):
-            h = layer.horizontal_step(h, link)
-        return self.head(h)[:, :, 0, col].view(len(x), self.colours, self.levels), state
+            h = layer.horizontal_step(h, link[..., left:col + 1])
+        return self.head(h)[:, :, 0, -1].view(len(x), self.colours, self.levels), state
 
 
 @torch.no_grad()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from benchmark.methods import MethodSpec
 from deep.video import c3d, fusion, gru_rcn, lrcn, two_stream
 
-_SHARED = ("deep/train.py",)
+_SHARED = ("deep/train.py", "deep/flops.py")
 
 
 def _fusion(variant: str, description: str) -> MethodSpec:
@@ -27,7 +27,8 @@ VIDEO_MODELS: dict[str, MethodSpec] = {
     "two-stream": MethodSpec(
         name="two-stream", build=two_stream.build, family="deep", modality="rgb+flow",
         description="Two-stream (Simonyan 2014): spatial RGB net + temporal net on 10 stacked flow fields",
-        code_files=("deep/video/two_stream.py", *_SHARED), variants=two_stream.VARIANTS,
+        code_files=("deep/video/two_stream.py", "baselines/optical_flow.py", *_SHARED),
+        variants=two_stream.VARIANTS,
     ),
     "lrcn": MethodSpec(
         name="lrcn", build=lrcn.build, family="deep", modality="rgb",
