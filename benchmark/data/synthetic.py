@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def _scene(rng: np.random.Generator, size: int, margin: int, tint: np.ndarray) -
     side = size + 2 * margin
     coarse = _smooth_noise(rng, side, side, blur=size / 12)
     fine = _smooth_noise(rng, side, side, blur=1.0)
-    grey = 0.5 + 0.18 * coarse + 0.08 * fine
+    grey = 0.5 + 0.10 * coarse + 0.05 * fine
     return np.clip(grey[..., None] * tint[None, None, :], 0, 1)
 
 
@@ -150,7 +150,7 @@ def render_video(cls: ActionClass, group: int, clip: int, params: SyntheticParam
     # actor appearance (shared by every class the actor performs)
     hue = group_rng.uniform(0, 180)
     colour = cv2.cvtColor(np.uint8([[[hue, 200, 230]]]), cv2.COLOR_HSV2RGB)[0, 0] / 255.0
-    radius = size * group_rng.uniform(0.11, 0.15)
+    radius = size * group_rng.uniform(0.14, 0.18)
     stripe_period = radius * group_rng.uniform(0.5, 0.8)
     tint = 0.7 + 0.3 * group_rng.random(3)
     # camera: a pan of about the object's own speed, plus per-frame jitter
