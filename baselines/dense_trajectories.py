@@ -42,7 +42,8 @@ class DTParams:
     max_scales: int = 8
     scale_stride: float = math.sqrt(2)
     quality: float = 0.001
-    init_gap: int = 1
+    init_gap: int = 1               # re-sample every init_gap frames (v1.2 resets its counter every
+                                    # frame, so a gap > 1 never re-samples there; here it does)
     min_var: float = math.sqrt(3)
     max_var: float = 50.0
     max_dis: float = 20.0

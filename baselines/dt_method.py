@@ -18,6 +18,7 @@ from baselines.chi2_svm import MultiChannelChi2SVM
 from baselines.dense_trajectories import (DTParams, column_slices, dense_trajectories, n_columns,
                                          retain_freed_memory)
 from baselines.encoding import BagOfWords, FisherVector, MultiChannel
+from benchmark.cache import stable_hash
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext, MethodSpec, Scores
 
@@ -71,7 +72,8 @@ def _compute_features(videos: VideoSet, i: int, config: DTConfig) -> dict[str, n
     flows = videos.flow(i, config.dt.flow) if config.shared_flow else None
     rows = dense_trajectories(frames, config.dt, n_frames=len(frames), flows=flows)
     if config.max_trajectories is not None and len(rows) > config.max_trajectories:
-        rng = np.random.default_rng(i)  # per-video seed: the cache must not depend on the run
+        # seeded by the video itself: cached features must not depend on the set or index it came in
+        rng = np.random.default_rng(int(stable_hash(videos.frames_key(i)), 16))
         keep = np.sort(rng.choice(len(rows), config.max_trajectories, replace=False))
         rows = rows[keep]
     return {"rows": rows}

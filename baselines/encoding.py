@@ -12,7 +12,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import pairwise_distances_argmin
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 
@@ -55,10 +54,18 @@ class BagOfWords(TransformerMixin, BaseEstimator):
         return self
 
     def words(self, descriptors: np.ndarray) -> np.ndarray:
-        """Index of the nearest codeword of every descriptor (chunked, vectorised)."""
-        if len(descriptors) == 0:
-            return np.zeros(0, np.intp)
-        return pairwise_distances_argmin(np.asarray(descriptors, np.float32), self.codebook_)
+        """Index of the nearest codeword of every descriptor: argmin ||c||² - 2 x·c, one float32
+        matrix product per chunk of descriptors."""
+        x = np.asarray(descriptors, np.float32)
+        out = np.empty(len(x), np.intp)
+        c2 = (self.codebook_ ** 2).sum(axis=1)
+        step = max(1, (1 << 24) // max(1, len(self.codebook_)))  # ~64 MB of scores per chunk
+        for start in range(0, len(x), step):
+            scores = x[start:start + step] @ self.codebook_.T
+            scores *= -2
+            scores += c2
+            out[start:start + step] = scores.argmin(axis=1)
+        return out
 
     def transform(self, X: Sequence[np.ndarray]) -> np.ndarray:
         out = np.zeros((len(X), self.n_features_out_))

@@ -64,7 +64,9 @@ def dequantise(q: np.ndarray, bound: float = FLOW_BOUND) -> np.ndarray:
 # on, median-filters (5x5) the flow of every level before it seeds the next finer level, and tracks
 # the points of scale k with the flow of level k. cv2.calcOpticalFlowFarneback returns only the
 # finest level and has no median step, so the levels are rebuilt here from OpenCV primitives
-# (sepFilter2D, remap, medianBlur); the arithmetic follows OpenCV's (and the authors') Farnebäck.
+# (filter2D, sepFilter2D, medianBlur) and torch's grid_sample for the exact bilinear sampling; the
+# arithmetic follows OpenCV's (and the authors') Farnebäck. Against the authors' output on two
+# UCF101 clips this reproduces 99.9% of the trajectories (tests/test_dt_reference.py).
 
 _FB_BORDER = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
 

@@ -1,14 +1,15 @@
 """``bench check``: the CI gate. A regression fails it only when noise cannot explain it.
 
-Accuracy (video hit@1 per video; per-image NLL for density models), per result row, against the
-baseline's per-item predictions: paired bootstrap interval of now - baseline, resampling by group
-(``benchmark.stats``). A video row regresses when the whole interval lies below -margin AND the exact
+Accuracy (video hit@1 per video; per-image NLL for density models), per method (or method/variant)
+pooled over the splits and seeds of the run, against the baseline's per-item predictions: paired
+bootstrap interval of now - baseline, resampling by group (``benchmark.stats``; groups of different
+splits stay apart). A video method regresses when the whole interval lies below -margin AND the exact
 McNemar test on the discordant videos (one-sided: now worse) rejects equality at alpha. Both are asked
 for because with few groups the bootstrap alone can be overconfident (three flipped videos of twenty
 in the same direction would fail it) while McNemar ignores the groups. Without the baseline's per-item
 predictions (or with other items) the test is unpaired: the interval of now's accuracy minus the
-baseline's value. A density row regresses when the interval of the NLL increase lies above
-margin x the baseline's mean NLL.
+baseline's value. A density model regresses when the interval of the NLL increase lies above
+margin x the baseline's mean NLL. A failed or missing job fails the gate by itself.
 
 Speed: every phase time is divided by the reference workload time of the same job (``reference_s``:
 a fixed matmul + convolution timed in the job's process just before and after it), and the ratio
@@ -29,7 +30,8 @@ phases (each at 1 - 0.05 / n), so that, as far as this noise model holds, a clea
 suite fails by chance at most 5% of the time.
 
 Not gated, and said so in the table: phases shorter than ``min_seconds`` in either run (timer and
-start-up noise dominate them); jobs whose own reference lies more than max(3 sigma, log(1 + tolerance))
+start-up noise dominate them); runs whose ``--workers`` (hence thread counts) differ from the
+baseline's; jobs whose own reference lies more than max(3 sigma, log(1 + tolerance))
 from the run's median (the reference itself was disturbed, so the ratio is not trustworthy); runs with
 fewer than two reference measurements (sigma cannot be estimated).
 """
@@ -124,10 +126,11 @@ def _reference_samples(row) -> list[float]:
 def snapshot(out_dirs) -> dict:
     """Everything the gate compares, from the stores alone (this is also the baseline file's content)."""
     frame = collect(out_dirs)
-    rows, jobs, spread = {}, {}, {}
+    rows, jobs, spread, workers = {}, {}, {}, {}
     for out_dir, part in frame.groupby("out_dir"):
         spread[out_dir] = stats.robust_log_spread(
             [s for _, r in part.drop_duplicates("job_key").iterrows() for s in _reference_samples(r)])
+        workers[out_dir] = _run_workers(out_dir)
     for _, row in frame.iterrows():
         entry = {"suite": row["suite"], "method": row["method"], "status": row["status"],
                  "error": row.get("error")}
@@ -148,10 +151,24 @@ def snapshot(out_dirs) -> dict:
         base_method = row["method"].split("/")[0] if row.get("variant") else row["method"]
         job_id = _key(row, base_method)
         if row["status"] == "done" and job_id not in jobs:
-            jobs[job_id] = _speed_entry(row, base_method, spread[row["out_dir"]])
+            jobs[job_id] = {**_speed_entry(row, base_method, spread[row["out_dir"]]),
+                            "workers": workers[row["out_dir"]]}
     first = frame.iloc[0]
     return {"format": FORMAT, "created": utc_now(), "commit": first.get("commit"), "machine": first.get("machine"),
             "profiles": sorted(frame["profile"].dropna().unique().tolist()), "rows": rows, "jobs": jobs}
+
+
+def _run_workers(out_dir: str) -> int | None:
+    """``--workers`` of the directory's last ``bench run``: it sets the jobs' thread counts, and
+    timings taken with other thread counts (or on a machine shared at another level) do not compare."""
+    from benchmark.store import Store
+
+    store = Store(out_dir, readonly=True)
+    try:
+        config = store.last_run_config() or {}
+    finally:
+        store.close()
+    return config.get("workers")
 
 
 def _speed_entry(row, method: str, spread: tuple[float, float] | None) -> dict:
@@ -260,6 +277,10 @@ def _speed_verdicts(name: str, now: dict, base: dict, tol: Tolerances) -> list[V
         if min(now["seconds"].get(phase, 0), base["seconds"].get(phase, 0)) < tol.min_seconds or base_ratio <= 0:
             out.append(Verdict(name, metric, base_ratio, now_ratio, shown, "not gated",
                                f"shorter than {tol.min_seconds:g} s"))
+        elif None not in (now.get("workers"), base.get("workers")) and now["workers"] != base["workers"]:
+            out.append(Verdict(name, metric, base_ratio, now_ratio, shown, "not gated",
+                               f"run with --workers {now['workers']}, baseline with {base['workers']}: "
+                               f"thread counts differ, timings do not compare"))
         elif s_now is None:
             out.append(Verdict(name, metric, base_ratio, now_ratio, shown, "not gated",
                                "fewer than two reference measurements in the run: noise unknown"))
@@ -294,6 +315,32 @@ def _settle_speed(verdicts: list[Verdict | _Pending], tol: Tolerances) -> list[V
     return settled
 
 
+def _method_key(row_key: str) -> str:
+    """The row key without its split and seed: accuracy is tested per method, pooled over them."""
+    suite, dataset, profile, _split, _seed, method = row_key.split("|")
+    return "|".join((suite, dataset, profile, method))
+
+
+def _pooled(rows: list[tuple[str, dict]]) -> dict:
+    """One row from several (splits x seeds): items renamed by their row, groups kept apart per split."""
+    first = rows[0][1]
+    merged = {"suite": first["suite"], "value": None}
+    values = [row.get("value") for _, row in rows]
+    if None not in values:
+        merged["value"] = float(np.mean(values))
+    if all(row.get("items") for _, row in rows):
+        fields = [f for f in first["items"] if f not in ("item", "group")]
+        items = {"item": [], "group": [], **{f: [] for f in fields}}
+        for key, row in rows:
+            split, seed = key.split("|")[3:5]
+            items["item"] += [f"{split}|{seed}|{i}" for i in row["items"]["item"]]
+            items["group"] += [f"{split}|{g}" for g in row["items"]["group"]]
+            for f in fields:
+                items[f] += list(row["items"][f])
+        merged["items"] = items
+    return merged
+
+
 def compare(baseline: dict, current: dict, tol: Tolerances = Tolerances()) -> list[Verdict]:
     if baseline.get("format") != FORMAT:
         raise ValueError(f"baseline format {baseline.get('format')!r} is not {FORMAT!r}: regenerate it with --update")
@@ -302,6 +349,7 @@ def compare(baseline: dict, current: dict, tol: Tolerances = Tolerances()) -> li
                          f"{baseline.get('profiles')}, run profiles {current.get('profiles')}): "
                          f"compare runs of the same suite, dataset, profile, splits and seeds")
     verdicts: list[Verdict | _Pending] = []
+    comparable: dict[str, list[str]] = {}   # method -> row keys done in both runs
     for key, base in baseline["rows"].items():
         now = current["rows"].get(key)
         if now is None:
@@ -313,23 +361,33 @@ def compare(baseline: dict, current: dict, tol: Tolerances = Tolerances()) -> li
             verdicts.append(Verdict(key, "status", None, None, "", "FAIL", f"job failed: {now.get('error')}"))
         elif base["status"] != "done":
             verdicts.append(Verdict(key, "status", None, None, "", "pass", "failed in the baseline, done now"))
-        elif now["suite"] == "video":
-            verdicts.append(_video_verdict(key, now, base, tol))
         else:
-            verdicts.append(_density_verdict(key, now, base, tol))
+            comparable.setdefault(_method_key(key), []).append(key)
+    for method, keys in comparable.items():
+        now = _pooled([(k, current["rows"][k]) for k in keys])
+        base = _pooled([(k, baseline["rows"][k]) for k in keys])
+        name = f"{method} ({len(keys)} run{'s' if len(keys) > 1 else ''})"
+        verdicts.append(_video_verdict(name, now, base, tol) if now["suite"] == "video"
+                        else _density_verdict(name, now, base, tol))
     verdicts += [Verdict(key, "present", None, None, "", "new", "not in the baseline")
                  for key in current["rows"] if key not in baseline["rows"]]
     for key, base in baseline.get("jobs", {}).items():
         if key in current.get("jobs", {}):
             verdicts += _speed_verdicts(key, current["jobs"][key], base, tol)
     return _settle_speed(verdicts, tol)
-    return verdicts
+
+
+def _short_name(key: str) -> str:
+    parts = key.split("|")
+    if len(parts) == 6:   # a row or job: method, split, seed
+        return " ".join([parts[5], *parts[3:5]])
+    return parts[-1]
 
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
     frame = pd.DataFrame([v.__dict__ for v in verdicts])
     if not frame.empty:
-        frame["method"] = frame["method"].str.split("|").map(lambda p: " ".join([p[-1], *p[3:5]]) if len(p) > 3 else p[0])
+        frame["method"] = frame["method"].map(_short_name)
     return frame
 
 

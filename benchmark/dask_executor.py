@@ -77,20 +77,31 @@ class DaskExecutor:
     def client(self):
         return self._client
 
+    def worker_info(self) -> dict:
+        """The scheduler's view of every worker (address -> info with nthreads, resources)."""
+        try:
+            info = self._client.scheduler_info(n_workers=-1)
+        except TypeError:  # distributed before 2025 lists every worker without being asked
+            info = self._client.scheduler_info()
+        return info.get("workers", {})
+
     def gpu_available(self) -> bool:
         """Whether any worker of the cluster offers the GPU resource."""
-        workers = self._client.scheduler_info(n_workers=-1).get("workers", {})
+        workers = self.worker_info()
         return any(info.get("resources", {}).get("GPU", 0) >= 1 for info in workers.values())
 
     def _submit(self, task: JobTask, attempt: int):
         resources = {"GPU": 1} if task.job.device == "cuda" else None
-        key = f"{task.job.method}-s{task.job.split}-seed{task.job.seed}-{task.key[:8]}-try{attempt}-{uuid.uuid4().hex[:6]}"
-        future = self._client.submit(self._run_task, task, key=key, pure=False, resources=resources, retries=0)
-        return future
+        job = task.job
+        key = f"{job.method}-s{job.split}-seed{job.seed}-{task.key[:8]}-try{attempt}-{uuid.uuid4().hex[:6]}"
+        return self._client.submit(self._run_task, task, key=key, pure=False, resources=resources, retries=0)
 
     def _slots(self) -> int:
         """Jobs to keep in flight: one per worker thread, so a dying worker holds only the job it runs."""
-        workers = self._client.scheduler_info(n_workers=-1).get("workers", {})
+        try:
+            workers = self.worker_info()
+        except Exception:  # scheduler unreachable: submit one job, whose failure then says why
+            return 1
         return max(1, sum(info.get("nthreads", 1) for info in workers.values()))
 
     def run(self, tasks: Iterable[JobTask]) -> Iterator[tuple[JobTask, TaskResult]]:

@@ -204,7 +204,7 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
             flops_text = f"{_num(flops)} × {int(views) if views is not None else '?'}"
             flops_text += f" ({conventions.index(convention) + 1})" if convention else ""
         record = {"dataset": dataset, "method": method, "family": family, "modality": modality,
-                  "runs": len(rows), "videos": _mean(rows, "n_videos"),
+                  "runs": len(rows), "videos_per_run": _mean(rows, "n_videos"),
                   "clip_hit1": _mean(rows, "clip_hit1"), "video_hit1": _mean(rows, "video_hit1"),
                   "video_hit5": _mean(rows, "video_hit5"), "mean_class_acc": _mean(rows, "mean_class_acc"),
                   "params": _first(rows, "cost_params"), "flops_per_view": flops, "views": views,

@@ -124,7 +124,7 @@ def attempts(log_dir: Path, name: str) -> int:
 
 
 def test_local_cluster_has_two_single_threaded_workers(executor):
-    workers = executor.client.scheduler_info(n_workers=-1)["workers"]
+    workers = executor.worker_info()
     assert len(workers) == 2
     assert all(w["nthreads"] == 1 for w in workers.values())
 
@@ -158,7 +158,7 @@ def test_a_dead_worker_is_retried_a_bounded_number_of_times(executor, log_dir):
 
 
 def test_gpu_jobs_without_gpu_workers_fail_at_once(executor):
-    if any(w.get("resources", {}).get("GPU") for w in executor.client.scheduler_info(n_workers=-1)["workers"].values()):
+    if any(w.get("resources", {}).get("GPU") for w in executor.worker_info().values()):
         pytest.skip("this machine's workers have a GPU")
     [(task, result)] = list(executor.run([fake_task("needs-gpu", device="cuda")]))
     assert result.status == "failed" and "GPU" in result.error

@@ -70,7 +70,8 @@ def test_ucf_layout_reader(tmp_path, class_ind, train, test):
             assert entry.relpath.split("/")[0] == split.class_names[entry.label]
 
 
-hmdb_line = st.lists(st.sampled_from(["v.avi", "w.avi", "x y.avi", "0", "1", "2", "3", "", "é"]), max_size=3).map(" ".join)
+hmdb_line = st.lists(st.sampled_from(["v.avi", "w.avi", "x y.avi", "0", "1", "2", "3", "", "é"]),
+                     max_size=3).map(" ".join)
 
 
 @FUZZ

@@ -92,37 +92,57 @@ def run_to_end(out: Path, cache: Path, extra: list[str], log: Path) -> tuple[flo
     return (locked if locked is not None else 0.0), total
 
 
-def kill_and_resume(tmp_path: Path, n_points: int, seed: int, extra: list[str]) -> list[dict]:
+def kill_once(out: Path, cache: Path, extra: list[str], delay: float, log_path: Path) -> dict:
+    """Start the run, SIGKILL its main process ``delay`` s after it holds the lock; what happened."""
+    proc = _start(out, cache, extra, log_path)
+    while proc.poll() is None and not _holds_lock(out):
+        time.sleep(0.005)
+    time.sleep(delay)
+    finished_first = proc.poll() is not None
+    if not finished_first:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10  # pool and Dask workers notice the driver's death within seconds
+    while _session_processes(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    orphans = _session_processes(proc.pid)
+    if orphans:
+        os.killpg(proc.pid, signal.SIGKILL)
+    return {"delay_s": round(delay, 2), "phase": _phase(log_path), "killed": not finished_first,
+            "orphans": len(orphans)}
+
+
+def kill_and_resume(tmp_path: Path, n_points: int, seed: int, extra: list[str], chained: bool = False) -> list[dict]:
+    """n_points seeded kill -9s, each followed by the same command, compared with an uninterrupted run.
+
+    independent (default): each point starts from an empty cache and output directory, and its kill
+    time falls in the point's own slice of the run's active time (so early points hit generation and
+    decoding). chained: one output directory and the reference's (warm) cache, killed n_points times in
+    a row at uniform moments, then run to the end: work piles up across kills, as in real life.
+    """
     reference_out = tmp_path / "reference"
-    lock_s, total_s = run_to_end(reference_out, tmp_path / "reference-cache", extra, tmp_path / "reference.log")
+    reference_cache = tmp_path / "reference-cache"
+    lock_s, total_s = run_to_end(reference_out, reference_cache, extra, tmp_path / "reference.log")
     expected = result_table(reference_out)
     assert expected[0] and all(r[3] == "done" for r in expected[0])
+    if chained:  # kill moments are drawn over a warm run's length
+        lock_s, total_s = run_to_end(tmp_path / "warm", reference_cache, extra, tmp_path / "warm.log")
+    active = max(total_s - lock_s, 0.1)
     rng = random.Random(seed)
     log = []
     for point in range(n_points):
-        out, cache = tmp_path / f"killed-{point}", tmp_path / f"cache-{point}"
-        active = max(total_s - lock_s, 0.1)   # point k falls in the k-th of n equal slices of the active run
-        delay = rng.uniform(point * active / n_points, (point + 1) * active / n_points)
-        killed_log = tmp_path / f"killed-{point}.log"
-        proc = _start(out, cache, extra, killed_log)
-        while proc.poll() is None and not _holds_lock(out):
-            time.sleep(0.005)
-        time.sleep(delay)
-        finished_first = proc.poll() is not None
-        if not finished_first:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        deadline = time.monotonic() + 10  # pool workers notice the driver's death within a second
-        while _session_processes(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        orphans = _session_processes(proc.pid)
-        if orphans:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.append({"delay_s": round(delay, 2), "phase": _phase(killed_log), "killed": not finished_first,
-                    "orphans": len(orphans)})
-        run_to_end(out, cache, extra, tmp_path / f"resumed-{point}.log")  # the same command again
-        assert result_table(out) == expected, f"kill point {point} ({log[-1]}): results differ"
-    print(f"kill points (after the lock, of {total_s - lock_s:.1f} s active): {log}")
+        if chained:
+            out, cache = tmp_path / "chained", reference_cache
+            delay = rng.uniform(0.0, active)
+        else:
+            out, cache = tmp_path / f"killed-{point}", tmp_path / f"cache-{point}"
+            window = 0.8 * active  # runs vary in length: the last 20% often ends before the kill
+            delay = rng.uniform(point * window / n_points, (point + 1) * window / n_points)
+        log.append(kill_once(out, cache, extra, delay, tmp_path / f"killed-{point}.log"))
+        if not chained or point == n_points - 1:
+            run_to_end(out, cache, extra, tmp_path / f"resumed-{point}.log")  # the same command again
+            assert result_table(out) == expected, f"kill point {point} ({log[-1]}): results differ"
+    print(f"kill points (after the lock, of {active:.1f} s active): {log}")
     return log
 
 
@@ -133,7 +153,15 @@ def test_kill_9_then_rerun_gives_the_uninterrupted_results(tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_9_at_many_points_of_the_whole_smoke_suite(tmp_path):
-    log = kill_and_resume(tmp_path, n_points=10, seed=11, extra=[])
-    assert sum(p["killed"] for p in log) >= 7, log
+def test_kill_9_repeatedly_during_the_whole_smoke_suite(tmp_path):
+    log = kill_and_resume(tmp_path, n_points=6, seed=11, extra=[], chained=True)
+    assert sum(p["killed"] for p in log) >= 4, log
+    assert all(p["orphans"] == 0 for p in log), f"a killed run left processes behind: {log}"
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_dask_run_then_rerun(tmp_path):
+    log = kill_and_resume(tmp_path, n_points=2, seed=5, extra=["--methods", "feature-histograms",
+                                                               "--executor", "dask"])
+    assert sum(p["killed"] for p in log) >= 1, log
     assert all(p["orphans"] == 0 for p in log), f"a killed run left processes behind: {log}"

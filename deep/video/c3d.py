@@ -72,8 +72,8 @@ PROFILES: dict[str, C3DConfig] = {
     ),
     "quick": C3DConfig(
         widths=(4, 8, 16, 16, 32, 32, 32, 32), fc=64, batch_norm=True, dropout=0.0,
-        clip=ClipSpec(frames=16, size=40),
-        train=TrainConfig(steps=100, batch_size=16, lr=2e-3, test_clips=3),
+        clip=ClipSpec(frames=16, size=28, short_side=32),
+        train=TrainConfig(steps=300, batch_size=32, lr=2e-3, test_clips=3),
     ),
     "smoke": C3DConfig(
         widths=(4, 8, 8, 8, 8, 8, 8, 8), fc=16, batch_norm=True, dropout=0.0,

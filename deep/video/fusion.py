@@ -37,7 +37,7 @@ class FusionNet(nn.Module):
     def __init__(self, *, n_classes: int, frames: int, t_kernels: tuple[int, ...], t_strides: tuple[int, ...],
                  widths: tuple[int, ...] = (96, 256, 384, 384, 256), kernels: tuple[int, ...] = (11, 5, 3, 3, 3),
                  strides: tuple[int, ...] = (3, 1, 1, 1, 1), fc: int = 4096, size: int = 170, dropout: float = 0.5,
-                 norm: Literal["lrn", "batch"] = "lrn"):
+                 norm: Literal["lrn", "batch"] = "lrn", global_pool: bool = False):
         super().__init__()
         paddings = (0,) + tuple(k // 2 for k in kernels[1:])   # conv1 "valid", the rest keep their size
         norm_after, pool_after = (0, 1), (0, 1, 4)
@@ -50,7 +50,10 @@ class FusionNet(nn.Module):
             t, s = _out(t, kt, st), _out(s, k, stride, pad)
             if norm == "lrn" and i in norm_after:
                 layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.5, k=2.0))
-            if i in pool_after:
+            if i in pool_after and global_pool and i == pool_after[-1]:
+                layers.append(nn.AdaptiveMaxPool3d((None, 1, 1)))   # last pooling over the whole map
+                s = 1
+            elif i in pool_after:
                 layers.append(nn.MaxPool3d((1, 2, 2)))
                 s //= 2
             c_in = width
@@ -95,6 +98,7 @@ class Arch:
     norm: Literal["lrn", "batch"]
     dropout: float
     train: TrainConfig
+    global_pool: bool = False         # the last pooling layer covers the whole feature map
 
 
 PROFILES: dict[str, Arch] = {
@@ -102,11 +106,11 @@ PROFILES: dict[str, Arch] = {
                   size=170, short_side=178, norm="lrn", dropout=0.5,
                   train=TrainConfig(steps=50_000, batch_size=32, lr=0.01, optimizer="sgd", weight_decay=5e-4,
                                     test_clips=20, preload=False)),
-    "quick": Arch(widths=(16, 32, 48, 48, 32), kernels=(5, 3, 3, 3, 3), strides=(2, 1, 1, 1, 1), fc=64,
-                  size=40, short_side=None, norm="batch", dropout=0.0,
-                  train=TrainConfig(steps=300, batch_size=16, lr=2e-3, test_clips=5)),
-    "smoke": Arch(widths=(4, 8, 8, 8, 8), kernels=(5, 3, 3, 3, 3), strides=(2, 1, 1, 1, 1), fc=16,
-                  size=28, short_side=None, norm="batch", dropout=0.0,
+    "quick": Arch(widths=(8, 16, 32, 32, 32), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1), fc=64,
+                  size=40, short_side=None, norm="batch", dropout=0.0, global_pool=True,
+                  train=TrainConfig(steps=600, batch_size=32, lr=2e-3, test_clips=5)),
+    "smoke": Arch(widths=(4, 8, 8, 8, 8), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1), fc=16,
+                  size=28, short_side=None, norm="batch", dropout=0.0, global_pool=True,
                   train=TrainConfig(steps=6, batch_size=8, lr=2e-3, test_clips=2)),
 }
 
@@ -115,7 +119,7 @@ def make_net(variant: str, arch: Arch, n_classes: int) -> FusionNet:
     v = VARIANTS[variant]
     return FusionNet(n_classes=n_classes, frames=v.frames, t_kernels=v.t_kernels, t_strides=v.t_strides,
                      widths=arch.widths, kernels=arch.kernels, strides=arch.strides, fc=arch.fc, size=arch.size,
-                     norm=arch.norm, dropout=arch.dropout)
+                     norm=arch.norm, dropout=arch.dropout, global_pool=arch.global_pool)
 
 
 def clip_spec(variant: str, arch: Arch) -> ClipSpec:

@@ -41,7 +41,7 @@ class StreamNet(nn.Module):
     def __init__(self, *, n_classes: int, in_channels: int, widths: tuple[int, ...] = (96, 256, 512, 512, 512),
                  kernels: tuple[int, ...] = (7, 5, 3, 3, 3), strides: tuple[int, ...] = (2, 2, 1, 1, 1),
                  fc: tuple[int, int] = (4096, 2048), size: int = 224, norm_after: tuple[int, ...] = (0, 1),
-                 dropout: float = 0.5, norm: Literal["lrn", "batch"] = "lrn"):
+                 dropout: float = 0.5, norm: Literal["lrn", "batch"] = "lrn", global_pool: bool = False):
         super().__init__()
         layers: list[nn.Module] = []
         c_in, s = in_channels, size
@@ -52,7 +52,10 @@ class StreamNet(nn.Module):
             s = _out(s, k, stride, pad)
             if norm == "lrn" and i in norm_after:
                 layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0))
-            if i in (0, 1, 4):
+            if i == 4 and global_pool:
+                layers.append(nn.AdaptiveMaxPool2d(1))   # last pooling over the whole map
+                s = 1
+            elif i in (0, 1, 4):
                 layers.append(nn.MaxPool2d(2))
                 s //= 2
             c_in = width
@@ -87,6 +90,7 @@ class Arch:
     spatial_train: TrainConfig
     temporal_train: TrainConfig
     svm_c: float = 1.0
+    global_pool: bool = False         # the last pooling layer covers the whole feature map
 
 
 PROFILES: dict[str, Arch] = {
@@ -97,14 +101,14 @@ PROFILES: dict[str, Arch] = {
                                             test_clips=25, preload=False),
                   temporal_train=TrainConfig(steps=80_000, batch_size=256, lr=0.01, optimizer="sgd",
                                              test_clips=25, preload=False)),
-    "quick": Arch(widths=(16, 32, 48, 48, 48), kernels=(5, 3, 3, 3, 3), strides=(2, 1, 1, 1, 1),
+    "quick": Arch(widths=(8, 16, 32, 32, 32), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),
                   fc=(64, 64), size=40, short_side=None, flow_frames=10, flow_algorithm="farneback",
-                  norm="batch", dropout=0.0,
-                  spatial_train=TrainConfig(steps=400, batch_size=16, lr=2e-3, test_clips=5),
-                  temporal_train=TrainConfig(steps=400, batch_size=16, lr=2e-3, test_clips=5)),
-    "smoke": Arch(widths=(4, 8, 8, 8, 8), kernels=(5, 3, 3, 3, 3), strides=(2, 1, 1, 1, 1),
+                  norm="batch", dropout=0.0, global_pool=True,
+                  spatial_train=TrainConfig(steps=600, batch_size=32, lr=2e-3, test_clips=5),
+                  temporal_train=TrainConfig(steps=600, batch_size=32, lr=2e-3, test_clips=5)),
+    "smoke": Arch(widths=(4, 8, 8, 8, 8), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),
                   fc=(16, 16), size=28, short_side=None, flow_frames=10, flow_algorithm="farneback",
-                  norm="batch", dropout=0.0,
+                  norm="batch", dropout=0.0, global_pool=True,
                   spatial_train=TrainConfig(steps=6, batch_size=8, lr=2e-3, test_clips=2),
                   temporal_train=TrainConfig(steps=6, batch_size=8, lr=2e-3, test_clips=2)),
 }
@@ -122,7 +126,7 @@ def make_stream(arch: Arch, stream: str, n_classes: int) -> StreamNet:
     clip, extra = stream_specs(arch)[stream]
     return StreamNet(n_classes=n_classes, in_channels=clip.channels * clip.frames, widths=arch.widths,
                      kernels=arch.kernels, strides=arch.strides, fc=arch.fc, size=arch.size, norm=arch.norm,
-                     dropout=arch.dropout, **extra)
+                     dropout=arch.dropout, global_pool=arch.global_pool, **extra)
 
 
 def _svm_features(spatial: np.ndarray, temporal: np.ndarray) -> np.ndarray:
