@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (UsageError, KeyError, DatasetError, SplitFileError, StoreBusyError, FileNotFoundError, ValueError) as exc:
+    except (UsageError, KeyError, DatasetError, SplitFileError, StoreBusyError, OSError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"bench: error: {message}", file=sys.stderr)
         return 2

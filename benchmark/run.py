@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
+import cv2
 from tqdm import tqdm
 
 from benchmark import plan, provenance
@@ -28,8 +28,9 @@ def _decode_one(args: tuple[VideoSet, int]) -> str | None:
         return None
     except VideoReadError as exc:
         return str(exc)
-    except Exception as exc:  # a decoder crash on a bad file must not stop the run
+    except (cv2.error, ValueError) as exc:  # a decoder error on a bad file must not stop the run
         return f"{videos.paths[i]}: {type(exc).__name__}: {exc}"
+    # OSError (disk full, I/O error writing the cache) is not the video's fault: it propagates
 
 
 def _worker_init(driver_pid: int) -> None:
@@ -93,6 +94,14 @@ def plan_tasks(config: RunConfig, cache: Cache) -> list[JobTask]:
     return tasks
 
 
+def _data_params(data: DatasetSplit | None) -> dict:
+    """What the job saw of its dataset: sizes and every video left out (missing or undecodable)."""
+    if data is None:
+        return {}
+    return {"root": str(data.root), "n_train": len(data.train), "n_test": len(data.test),
+            "frame_spec": str(data.train.frame_spec), "excluded_videos": list(data.missing)}
+
+
 def make_executor(config: RunConfig):
     if config.executor == "local":
         from benchmark.executors import LocalExecutor
@@ -126,7 +135,8 @@ def run(config: RunConfig, argv: list[str]) -> int:
                     job = task.job
                     record = {"job_key": task.key, "suite": job.suite, "dataset": job.dataset,
                               "split": job.split, "method": job.method, "profile": job.profile,
-                              "seed": job.seed, "device": job.device, "code_version": task.code_version}
+                              "seed": job.seed, "device": job.device, "code_version": task.code_version,
+                              "params": _data_params(task.data)}
                     store.record(run_id, record, result.status, result.outcome, result.error,
                                  provenance.provenance(job.device), result.started, result.finished)
                     failed += result.status != "done"

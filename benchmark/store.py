@@ -163,6 +163,10 @@ class Store:
             timings = json.loads(job["timings"] or "{}")
             costs = json.loads(job["costs"] or "{}")
             prov = json.loads(job["provenance"] or "{}")
+            data = json.loads(job["params"] or "{}")
+            if "excluded_videos" in data:
+                base.update(n_train=data["n_train"], n_test=data["n_test"],
+                            n_excluded_videos=len(data["excluded_videos"]))
             extra = {**timings, **{f"cost_{k}": v for k, v in costs.items()},
                      "commit": prov.get("commit"), "machine": prov.get("machine"),
                      "device_name": prov.get("device_name"), "started": job["started"],
