@@ -95,9 +95,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     what = _choice(args.what, ("methods", "datasets", "suites", "profiles"), "list")
     if what == "methods":
         if args.costs:
-            from deep.costs_table import costs_table
+            from benchmark.costs import FLOPS_NOTE, costs_table
 
-            print(_format(costs_table(args.profile), "table"))
+            profile = _choice(args.profile, tuple(PROFILES), "profile")
+            n_classes = args.classes or (101 if profile == "paper" else 10)
+            print(f"{profile} profile, {n_classes} classes; {FLOPS_NOTE}")
+            print(_format(costs_table(profile, n_classes), "table"))
             return 0
         for suite, registry in (("video", video_methods()), ("generative", density_methods())):
             print(f"{suite}:")
@@ -166,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("what", nargs="?", default="methods")
     lst.add_argument("--costs", action="store_true", help="with methods: parameters and FLOPs per view")
     lst.add_argument("--profile", default="quick", help="profile for --costs (default: quick)")
+    lst.add_argument("--classes", type=int, default=None,
+                     help="classes for --costs (default: 101 as UCF101 for paper, else 10)")
     lst.set_defaults(func=cmd_list)
 
     res = sub.add_parser("results", help="print the tidy result rows of a run")

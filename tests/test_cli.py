@@ -87,3 +87,11 @@ def test_list_methods_and_datasets():
     assert code == 0 and "feature-histograms" in stdout
     code, stdout, _ = bench("list", "datasets")
     assert code == 0 and "synthetic-actions" in stdout
+
+
+def test_list_costs_paper_profile_counts_c3d_as_published():
+    code, stdout, _ = bench("list", "methods", "--costs", "--profile", "paper")
+    assert code == 0 and "2 per multiply-add" in stdout
+    c3d = next(line.split() for line in stdout.splitlines() if line.strip().startswith("c3d"))
+    assert abs(float(c3d[1]) - 78.4) / 78.4 < 0.01          # M parameters
+    assert abs(float(c3d[2]) / 2 - 38.5) / 38.5 < 0.01      # G multiply-adds per 3x16x112x112 view
