@@ -9,8 +9,10 @@ Paper size: VGG-16 per frame; GRUs on pool2, pool3, pool4, pool5 and fc7 (fc7 as
 256, 256, 512 hidden maps (3x3 kernels, 1x1 on fc7). Each level's last hidden state is average-pooled and
 classified; the levels' softmax scores are averaged. No ImageNet pre-training here (nothing is
 downloaded): everything trains from scratch. Small profiles: one conv per VGG block, narrow, small crop,
-batch normalisation after each CNN convolution and no dropout (their training loss must fall within ~30 s
-of CPU training).
+batch normalisation after each CNN convolution and no dropout (their training loss must fall within ~60 s
+of CPU training). The quick profile resizes frames to 36 px, crops 32 (five pooling stages need 32 px) and
+takes 5 frames 2 apart: with 10 frames the CPU budget allowed only 300 steps, which left video hit@1 at
+0.39 / 0.23 (seeds 0 / 1) against 0.49 / 0.43 with 5 frames and 600 steps.
 """
 from __future__ import annotations
 
@@ -109,8 +111,8 @@ PROFILES: dict[str, GRURCNConfig] = {
                                             test_clips=10, preload=False)),
     "quick": GRURCNConfig(blocks=((8,), (16,), (32,), (32,), (32,)), fc=64, hidden=(8, 16, 16, 16, 32),
                           batch_norm=True, dropout=0.0,
-                          clip=ClipSpec(frames=10, size=32, short_side=36),
-                          train=TrainConfig(steps=300, batch_size=32, lr=2e-3, grad_clip=5.0, test_clips=3)),
+                          clip=ClipSpec(frames=5, step=2, size=32, short_side=36),
+                          train=TrainConfig(steps=600, batch_size=32, lr=2e-3, grad_clip=5.0, test_clips=3)),
     "smoke": GRURCNConfig(blocks=((4,), (8,), (8,), (8,), (8,)), fc=16, hidden=(4, 4, 4, 4, 8),
                           batch_norm=True, dropout=0.0,
                           clip=ClipSpec(frames=10, size=32),

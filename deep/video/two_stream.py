@@ -12,7 +12,9 @@ of the training videos; its margins are mapped through a softmax so a row still 
 
 The small profiles keep the layers and shrink widths and crop, use batch normalisation after every
 convolution instead of LRN and no dropout, so that each stream's training loss falls within seconds of
-CPU training from scratch.
+CPU training from scratch. As in ``deep.video.fusion`` (see there why), their conv1 is 3x3 stride 1 and
+their last pooling layer takes the maximum over the whole map: with the strided stem (and 400 steps of 16
+clips) the spatial stream memorised backgrounds and stayed at chance.
 """
 from __future__ import annotations
 
