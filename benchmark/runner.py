@@ -116,6 +116,8 @@ def execute(task: JobTask) -> TaskResult:
             outcome = _run_generative(task, spec, ctx, timer)
         reference_after = reference_seconds()
         outcome.timings["reference_s"] = round((reference_before + reference_after) / 2, 6)
+        outcome.timings["reference_before_s"] = round(reference_before, 6)
+        outcome.timings["reference_after_s"] = round(reference_after, 6)
         outcome.costs.update(_peak_memory_mb())
         if job.device == "cuda":
             outcome.costs["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
