@@ -521,6 +521,20 @@ def write_section(section: Section, provenance: str, to: Path) -> list[Path]:
     return outputs + list(files.values())
 
 
+def _compact_png(png: bytes, max_bytes: int = 100_000) -> bytes:
+    """Halve large images (noisy sample grids compress badly) so the self-contained page stays small."""
+    import cv2
+    import numpy as np
+
+    while len(png) > max_bytes:
+        image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+        if image is None or min(image.shape[:2]) < 300:
+            break
+        half = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        png = cv2.imencode(".png", half, [cv2.IMWRITE_PNG_COMPRESSION, 9])[1].tobytes()
+    return png
+
+
 def _html(section: Section, provenance: str) -> str:
     body = [f"<h1>{section.suite.capitalize()} suite</h1>", f"<p><em>{html.escape(provenance)}</em></p>",
             f"<p>{html.escape(INTRO[section.suite])}</p>", section.display.to_html(index=False, border=0),
@@ -530,7 +544,7 @@ def _html(section: Section, provenance: str) -> str:
         body += [f"<h2>{html.escape(title)}</h2>", table.to_html(index=False, border=0)]
     body.append("<h2>Figures</h2>")
     for title, png in section.figures.items():
-        data = base64.b64encode(png).decode()
+        data = base64.b64encode(_compact_png(png)).decode()
         body.append(f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(title)}'>"
                     f"<figcaption>{html.escape(title)}</figcaption></figure>")
     style = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto}table{border-collapse:collapse;"

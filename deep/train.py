@@ -20,9 +20,7 @@ import functools
 import hashlib
 import inspect
 import math
-import os
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -35,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from benchmark.cache import stable_hash
+from benchmark.cache import atomic_write, stable_hash
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext, Scores
 
@@ -263,15 +261,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def checkpoint_path(directory: Path, model: nn.Module, source: ClipSource, cfg: TrainConfig, seed: int) -> Path:
