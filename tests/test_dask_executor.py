@@ -1,10 +1,8 @@
 """The Dask executor on a real 2-worker LocalCluster: same results as the local executor, bounded retries."""
 from __future__ import annotations
 
-import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,6 +10,7 @@ from pathlib import Path
 
 import cloudpickle
 import pytest
+from store_tables import result_table
 
 pytest.importorskip("distributed")
 
@@ -22,30 +21,11 @@ from benchmark.runner import Job, JobTask, TaskResult  # noqa: E402
 # the stand-in job functions below run on the Dask workers, which cannot import this test module
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-PREDICTION_COLUMNS = "j.method, j.split, j.seed, p.variant, p.idx, p.item, p.grp, p.label, p.pred, p.payload"
-
 
 def bench(args: list[str], cache: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "BENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-m", "benchmark.cli", *args], env=env, capture_output=True, text=True,
-                          errors="replace",
-                          timeout=timeout)
-
-
-def result_table(out: Path) -> tuple[list, list]:
-    """(job rows with their metrics, per-video predictions), keyed by what the job is, not by timings."""
-    conn = sqlite3.connect(out / "results.sqlite")
-    try:
-        rows = conn.execute(
-            "SELECT j.method, j.split, j.seed, j.status, r.variant, r.metrics FROM jobs j "
-            "LEFT JOIN rows r ON r.job_key = j.job_key ORDER BY 1, 2, 3, 5").fetchall()
-        predictions = conn.execute(
-            f"SELECT {PREDICTION_COLUMNS} FROM predictions p JOIN jobs j ON p.job_key = j.job_key "
-            "ORDER BY 1, 2, 3, 4, 5").fetchall()
-    finally:
-        conn.close()
-    return [(*r[:5], json.loads(r[5]) if r[5] else None) for r in rows], predictions
-
+                          errors="replace", timeout=timeout)
 
 def test_dask_run_matches_local_run(tmp_path):
     cache = tmp_path / "cache"

@@ -7,39 +7,18 @@ run. Every kill point starts from an empty cache and output directory, so early 
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from store_tables import result_table
 
 COMMAND = ["run", "--profile", "smoke", "--workers", "2"]
-PREDICTION_COLUMNS = "j.method, j.split, j.seed, p.variant, p.idx, p.item, p.grp, p.label, p.pred, p.payload"
-
-
-def result_table(out: Path) -> tuple[list, list]:
-    """(job rows with their metrics, per-video predictions), keyed by what the job is, not by timings."""
-    conn = sqlite3.connect(out / "results.sqlite")
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows = conn.execute(
-            "SELECT j.method, j.split, j.seed, j.status, r.variant, r.metrics, j.code_version FROM jobs j "
-            "LEFT JOIN rows r ON r.job_key = j.job_key ORDER BY 1, 2, 3, 5").fetchall()
-        predictions = conn.execute(
-            f"SELECT {PREDICTION_COLUMNS} FROM predictions p JOIN jobs j ON p.job_key = j.job_key "
-            "ORDER BY 1, 2, 3, 4, 5").fetchall()
-    finally:
-        conn.close()
-    # the code version is part of the row: a source edit during the test shows up as such, not as a resume bug
-    return [(*r[:5], json.loads(r[5]) if r[5] else None, r[6]) for r in rows], predictions
-
-
 def _env(cache: Path) -> dict:
     return {**os.environ, "BENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
 
@@ -125,7 +104,7 @@ def kill_and_resume(tmp_path: Path, n_points: int, seed: int, extra: list[str], 
     reference_out = tmp_path / "reference"
     reference_cache = tmp_path / "reference-cache"
     lock_s, total_s = run_to_end(reference_out, reference_cache, extra, tmp_path / "reference.log")
-    expected = result_table(reference_out)
+    expected = result_table(reference_out, with_code_version=True)
     assert expected[0] and all(r[3] == "done" for r in expected[0])
     if chained:  # kill moments are drawn over a warm run's length
         lock_s, total_s = run_to_end(tmp_path / "warm", reference_cache, extra, tmp_path / "warm.log")
@@ -143,7 +122,7 @@ def kill_and_resume(tmp_path: Path, n_points: int, seed: int, extra: list[str], 
         log.append(kill_once(out, cache, extra, delay, tmp_path / f"killed-{point}.log"))
         if not chained or point == n_points - 1:
             run_to_end(out, cache, extra, tmp_path / f"resumed-{point}.log")  # the same command again
-            assert result_table(out) == expected, f"kill point {point} ({log[-1]}): results differ"
+            assert result_table(out, with_code_version=True) == expected, f"kill point {point} ({log[-1]}): results differ"
     print(f"kill points (after the lock, of {active:.1f} s active): {log}")
     return log
 
