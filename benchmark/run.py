@@ -6,7 +6,6 @@ import shlex
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
 import cv2
 from tqdm import tqdm
@@ -15,7 +14,7 @@ from benchmark import plan, provenance
 from benchmark.cache import Cache, stable_hash
 from benchmark.config import RunConfig
 from benchmark.data.datasets import DatasetSplit, open_split
-from benchmark.data.video import VideoReadError, VideoSet, read_video
+from benchmark.data.video import VideoReadError, VideoSet
 from benchmark.registry import methods_of
 from benchmark.runner import Job, JobTask
 from benchmark.store import Store, exclusive
