@@ -189,7 +189,7 @@ def _optional_commands():
     """Subcommands that live with the code they drive (features with the trajectories, report, check)."""
     registrars = []
     try:
-        from baselines.dt_cli import register_features_command
+        from baselines.video.dt.cli import register_features_command
 
         registrars.append(register_features_command)
     except ImportError:

@@ -19,7 +19,7 @@ from benchmark.data.images import ImageData
 from benchmark.methods import MethodContext, MethodSpec
 from benchmark.outcome import JobOutcome, RowResult
 from benchmark.timing import PhaseTimer
-from deep.generative.nn_checks import nn_check_summary, save_image_grid, save_nn_grid, save_pairs_grid
+from benchmark.memorisation import nn_check_summary, save_image_grid, save_nn_grid, save_pairs_grid
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,15 @@ from benchmark.methods import MethodSpec
 
 
 def video_methods() -> dict[str, MethodSpec]:
-    from baselines.dt_method import DT_METHODS
-    from baselines.histograms import HISTOGRAM_METHODS
+    from baselines.video.dt.method import DT_METHODS
+    from baselines.video.histograms import HISTOGRAM_METHODS
     from deep.video.registry import VIDEO_MODELS
 
     return {**HISTOGRAM_METHODS, **DT_METHODS, **VIDEO_MODELS}
 
 
 def density_methods() -> dict[str, MethodSpec]:
-    from baselines.density import DENSITY_BASELINES
+    from baselines.generative.density import DENSITY_BASELINES
     from deep.generative.registry import DENSITY_MODELS
 
     return {**DENSITY_BASELINES, **DENSITY_MODELS}

@@ -115,7 +115,7 @@ class ClipSource:
 
     def _load(self, i: int) -> np.ndarray:
         """(T, H, W, C) uint8: RGB frames, or flow quantised to ±20 px as the two-stream tools store it."""
-        from baselines.optical_flow import quantise
+        from baselines.video.dt.optical_flow import quantise
 
         if self.spec.modality == "rgb":
             video = self.videos.frames(i)
@@ -142,7 +142,7 @@ class ClipSource:
 
         colour: an optional 3x3 matrix applied to every RGB pixel (colour augmentation).
         """
-        from baselines.optical_flow import dequantise
+        from baselines.video.dt.optical_flow import dequantise
 
         spec = self.spec
         idx = np.minimum(start + spec.step * np.arange(spec.frames), len(video) - 1)

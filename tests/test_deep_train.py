@@ -66,7 +66,7 @@ def test_different_seed_changes_training(source):
 
 
 def test_test_clips_are_uniformly_spaced_and_flow_is_quantised_and_centred(tmp_path):
-    from baselines.optical_flow import FLOW_BOUND
+    from baselines.video.dt.optical_flow import FLOW_BOUND
     from deep.train import ClipSpec
 
     videos = write_videos(tmp_path, n_per_class=1)

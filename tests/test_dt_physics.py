@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from baselines.descriptors import integral_histograms
-from baselines.dense_trajectories import DTParams, column_slices, dense_trajectories, iter_dense_trajectories
-from baselines.optical_flow import farneback
+from baselines.video.dt.descriptors import integral_histograms
+from baselines.video.dt.trajectories import DTParams, column_slices, dense_trajectories, iter_dense_trajectories
+from baselines.video.dt.optical_flow import farneback
 
 COLS = column_slices()
 

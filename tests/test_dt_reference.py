@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from baselines.dense_trajectories import DTParams, column_slices, dense_trajectories
+from baselines.video.dt.trajectories import DTParams, column_slices, dense_trajectories
 from benchmark.data.video import iter_frames
 
 CLIPS = ("v_Bowling_g01_c01", "v_IceDancing_g01_c01")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.density import CategoricalMixture, PixelCategorical, UniformDensity
+from baselines.generative.density import CategoricalMixture, PixelCategorical, UniformDensity
 from benchmark.data.images import load_image_dataset
 from deep.generative.common import TrainSchedule
-from deep.generative.nn_checks import nn_check_summary
+from benchmark.memorisation import nn_check_summary
 from deep.generative.pixelcnn import PixelCNNDensity, PixelCNNParams
 from deep.generative.vae import VAE
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import deep.generative.pixelcnn as pixelcnn_module
-from baselines.density import DENSITY_BASELINES, DiscretisedDiagonalGMM
+from baselines.generative.density import DENSITY_BASELINES, DiscretisedDiagonalGMM
 from benchmark.data.images import ImageData
 from benchmark.generative_suite import run_generative_job
 from benchmark.methods import MethodContext

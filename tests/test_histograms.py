@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 
-from baselines.histograms import PARAMS, FeatureHistogramMethod, frame_histogram, histogram_pipeline
+from baselines.video.histograms import PARAMS, FeatureHistogramMethod, frame_histogram, histogram_pipeline
 from benchmark.data.synthetic import write_avi
 from benchmark.data.video import VideoSet
 from benchmark.cache import Cache

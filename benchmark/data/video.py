@@ -134,9 +134,9 @@ class VideoSet:
         """(T-1, H, W, 2) float16 optical flow (x, y) between consecutive frames of video i, cached.
 
         Raw (unbounded, unquantised) flow; consumers that want the usual ±20 bound and 8-bit
-        quantisation apply ``baselines.optical_flow.quantise`` themselves.
+        quantisation apply ``baselines.video.dt.optical_flow.quantise`` themselves.
         """
-        from baselines.optical_flow import FLOW_VERSION, video_flow
+        from baselines.video.dt.optical_flow import FLOW_VERSION, video_flow
 
         key = {"frames": self.frames_key(i), "algorithm": algorithm, "version": FLOW_VERSION}
         arrays = self.cache.arrays(

@@ -1,5 +1,5 @@
 """Registry of the deep generative models: name -> MethodSpec (the classical ones are in
-``baselines.density.DENSITY_BASELINES``)."""
+``baselines.generative.density.DENSITY_BASELINES``)."""
 from __future__ import annotations
 
 from benchmark.methods import MethodSpec

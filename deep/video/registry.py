@@ -27,7 +27,7 @@ VIDEO_MODELS: dict[str, MethodSpec] = {
     "two-stream": MethodSpec(
         name="two-stream", build=two_stream.build, family="deep", modality="rgb+flow",
         description="Two-stream (Simonyan 2014): spatial RGB net + temporal net on 10 stacked flow fields",
-        code_files=("deep/video/two_stream.py", "baselines/optical_flow.py", *_SHARED),
+        code_files=("deep/video/two_stream.py", "baselines/video/dt/optical_flow.py", *_SHARED),
         variants=two_stream.VARIANTS,
     ),
     "lrcn": MethodSpec(

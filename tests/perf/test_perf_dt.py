@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from baselines.chi2_svm import chi2_distances
-from baselines.descriptors import frame_descriptors, integral_histograms
-from baselines.dense_trajectories import DTParams, dense_trajectories, pyramid_geometry, retain_freed_memory
-from baselines.optical_flow import farneback_pyramid_flow, poly_expansion_pyramid
+from baselines.video.chi2_svm import chi2_distances
+from baselines.video.dt.descriptors import frame_descriptors, integral_histograms
+from baselines.video.dt.trajectories import DTParams, dense_trajectories, pyramid_geometry, retain_freed_memory
+from baselines.video.dt.optical_flow import farneback_pyramid_flow, poly_expansion_pyramid
 from benchmark.data.video import read_video
 from benchmark.threads import pin_threads
 

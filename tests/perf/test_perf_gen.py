@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from deep.generative.nn_checks import nearest_neighbours
+from benchmark.memorisation import nearest_neighbours
 from deep.generative.pixelcnn import PIXELCNN, PixelCNNDensity, sample_images
 from deep.generative.vae import VAE, VAE_PARAMS, VAEDensity
 

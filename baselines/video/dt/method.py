@@ -14,10 +14,10 @@ from multiprocessing import get_context
 import numpy as np
 from sklearn.svm import LinearSVC
 
-from baselines.chi2_svm import MultiChannelChi2SVM
-from baselines.dense_trajectories import (DTParams, column_slices, dense_trajectories, n_columns,
+from baselines.video.chi2_svm import MultiChannelChi2SVM
+from baselines.video.dt.trajectories import (DTParams, column_slices, dense_trajectories, n_columns,
                                          retain_freed_memory)
-from baselines.encoding import BagOfWords, FisherVector, MultiChannel
+from baselines.video.encoding import BagOfWords, FisherVector, MultiChannel
 from benchmark.cache import stable_hash
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext, MethodSpec, Scores
@@ -203,8 +203,8 @@ def _builder(*, idt: bool = False, encoding: str = "bow"):
     return build
 
 
-_CODE = ("baselines/dt_method.py", "baselines/dense_trajectories.py", "baselines/descriptors.py",
-         "baselines/optical_flow.py", "baselines/encoding.py", "baselines/chi2_svm.py")
+_CODE = ("baselines/video/dt/method.py", "baselines/video/dt/trajectories.py", "baselines/video/dt/descriptors.py",
+         "baselines/video/dt/optical_flow.py", "baselines/video/encoding.py", "baselines/video/chi2_svm.py")
 _ROWS = tuple(VARIANTS)
 
 DT_METHODS: dict[str, MethodSpec] = {

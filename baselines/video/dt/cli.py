@@ -1,6 +1,6 @@
 """``bench features dt VIDEO [-o FILE] [--flow farneback|dis] [--idt]``: DenseTrack's text output.
 
-Writes the authors' 436-column format (see ``baselines.dt_format``) to FILE or standard output,
+Writes the authors' 436-column format (see ``baselines.video.dt.format``) to FILE or standard output,
 frame by frame as trajectories end, so existing DenseTrack users can switch.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ import argparse
 import sys
 from contextlib import nullcontext
 
-from baselines.dense_trajectories import DT_FLOWS, DTParams, iter_dense_trajectories, retain_freed_memory
-from baselines.dt_format import write_dt
+from baselines.video.dt.trajectories import DT_FLOWS, DTParams, iter_dense_trajectories, retain_freed_memory
+from baselines.video.dt.format import write_dt
 
 
 def register_features_command(subparsers) -> argparse.ArgumentParser:

@@ -266,7 +266,7 @@ GMM_FULL = {"smoke": GaussianParams(3, 2), "quick": GaussianParams(5, 8), "paper
 PCA_G = {"smoke": GaussianParams(8, 2), "quick": GaussianParams(20, 8), "paper": GaussianParams(40, 16)}
 KDE_SAMPLES = {"smoke": 2, "quick": 4, "paper": 16}
 
-_FILES = ("baselines/density.py",)
+_FILES = ("baselines/generative/density.py",)
 
 
 def _spec(name: str, build, description: str) -> MethodSpec:

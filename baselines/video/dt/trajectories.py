@@ -23,9 +23,9 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from baselines.descriptors import (BINS, DescriptorGrid, displacement_shape, integral_histograms,
+from baselines.video.dt.descriptors import (BINS, DescriptorGrid, displacement_shape, integral_histograms,
                                    frame_descriptors, trajectory_statistics)
-from baselines.optical_flow import farneback_pyramid_flow, poly_expansion_pyramid
+from baselines.video.dt.optical_flow import farneback_pyramid_flow, poly_expansion_pyramid
 
 DT_FLOWS = ("farneback", "dis")
 

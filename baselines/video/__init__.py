@@ -1,0 +1,1 @@
+"""Classical video methods: dense trajectories, encodings, chi-square SVM, colour histograms."""

@@ -1,0 +1,1 @@
+"""Dense trajectories (Wang et al. 2011/2013): flow, tracking, descriptors, text format, CLI, benchmark method."""
