@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import stats
+from benchmark import decoding, stats
 from benchmark.provenance import now as utc_now
 
 FORMAT = "cvbench-baseline/1"
@@ -152,7 +152,8 @@ def snapshot(out_dirs) -> dict:
         job_id = _key(row, base_method)
         if row["status"] == "done" and job_id not in jobs:
             jobs[job_id] = {**_speed_entry(row, base_method, spread[row["out_dir"]]),
-                            "workers": workers[row["out_dir"]]}
+                            "workers": workers[row["out_dir"]],
+                            **{f: row.get(f) for f in decoding.COMPARED if isinstance(row.get(f), str)}}
     first = frame.iloc[0]
     return {"format": FORMAT, "created": utc_now(), "commit": first.get("commit"), "machine": first.get("machine"),
             "profiles": sorted(frame["profile"].dropna().unique().tolist()), "rows": rows, "jobs": jobs}
@@ -404,7 +405,10 @@ def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show
         return 0
     if not baseline_path.is_file():
         raise FileNotFoundError(f"no baseline at {baseline_path}: create one with `bench check --update`")
-    verdicts = compare(json.loads(baseline_path.read_text()), current, tol)
+    baseline = json.loads(baseline_path.read_text())
+    verdicts = compare(baseline, current, tol)
+    for line in decoding.differences(baseline, current):
+        print(line, file=sys.stderr)
     short = [v for v in verdicts if v.verdict == "not gated" and v.note.startswith("shorter than")]
     shown = verdicts if show_all else [v for v in verdicts if v not in short]
     with pd.option_context("display.max_rows", 1000, "display.width", 250, "display.max_colwidth", 100,

@@ -73,7 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = RunConfig(
         suite=suite, dataset=args.dataset, splits=_parse_splits(args.split), methods=methods, profile=profile,
         seeds=args.seeds, out=Path(args.out), device=resolve_device(args.device), executor=executor,
-        workers=args.workers or os.cpu_count() or 1, scheduler=args.scheduler)
+        workers=args.workers or os.cpu_count() or 1, scheduler=args.scheduler,
+        allow_group_overlap=args.allow_group_overlap)
     failed = run_module.run(config, sys.argv[1:] if args.argv is None else args.argv)
     store = Store(config.out, readonly=True)
     try:
@@ -140,7 +141,8 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.format == "table" and not frame.empty and not args.all_columns:
         keep = ["suite", "dataset", "split", "method", "seed", "status", "video_hit1", "clip_hit1",
                 "mean_class_acc", "kind", "nll_nats", "bits_per_dim", "extract_s", "train_s", "infer_s",
-                "train_clips_per_s", "infer_clips_per_s", "commit", "device_name", "finished", "error"]
+                "train_clips_per_s", "infer_clips_per_s", "decoder", "group_protocol", "commit", "device_name",
+                "finished", "error"]
         frame = frame[[c for c in keep if c in frame.columns]]
     print(_format(frame, _choice(args.format, ("table", "csv", "json"), "format")))
     return 0
@@ -163,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default="local", help="local | dask (default: local)")
     run.add_argument("--scheduler", default=None, help="Dask scheduler address (default: start a LocalCluster)")
     run.add_argument("--workers", type=int, default=None, help="processes for per-video work (default: cores)")
+    run.add_argument("--allow-group-overlap", action="store_true",
+                     help="run a split whose test list shares group ids with its train list (tables say so)")
     run.set_defaults(func=cmd_run, argv=None)
 
     lst = sub.add_parser("list", help="list methods, datasets, suites or profiles")

@@ -53,6 +53,7 @@ class RunConfig:
     executor: str
     workers: int
     scheduler: str | None = None
+    allow_group_overlap: bool = False   # run a split whose test list shares groups with its train list
 
     def to_json(self) -> dict:
         data = asdict(self)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import stats
+from benchmark import protocol, stats
 from benchmark.check import collect, predictions
 
 SUITES = ("video", "generative")
@@ -223,6 +223,7 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
                         "paper (their data, not ours)": record["paper"]})
     numeric_frame = pd.DataFrame(numeric)
     section = Section("video", pd.DataFrame(display), numeric_frame)
+    protocol.annotate_video_section(section, done)
     if len(done["dataset"].unique()) > 1:
         section.display.insert(0, "dataset", numeric_frame["dataset"])
     section.notes += [f"({i + 1}) FLOPs convention: {c}" for i, c in enumerate(conventions)]

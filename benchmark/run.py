@@ -10,7 +10,7 @@ from dataclasses import replace
 import cv2
 from tqdm import tqdm
 
-from benchmark import plan, provenance
+from benchmark import decoding, plan, protocol, provenance
 from benchmark.cache import Cache, stable_hash
 from benchmark.config import RunConfig
 from benchmark.data.datasets import DatasetSplit, open_split
@@ -20,15 +20,16 @@ from benchmark.runner import Job, JobTask
 from benchmark.store import Store, exclusive
 
 
-def _decode_one(args: tuple[VideoSet, int]) -> str | None:
+def _decode_one(args: tuple[VideoSet, int]) -> tuple[str | None, int, str]:
+    """(error or None, frames decoded, hash of the decoded frames) of one video."""
     videos, i = args
     try:
-        videos.frames(i)
-        return None
+        frames = videos.frames(i)
+        return None, len(frames), decoding.frames_digest(frames)
     except VideoReadError as exc:
-        return str(exc)
+        return str(exc), 0, ""
     except (cv2.error, ValueError) as exc:  # a decoder error on a bad file must not stop the run
-        return f"{videos.paths[i]}: {type(exc).__name__}: {exc}"
+        return f"{videos.paths[i]}: {type(exc).__name__}: {exc}", 0, ""
     # OSError (disk full, I/O error writing the cache) is not the video's fault: it propagates
 
 
@@ -46,10 +47,13 @@ def decode_all(data: DatasetSplit, workers: int) -> DatasetSplit:
     desc = f"decoding {data.name} split {data.split}"
     if workers > 1:
         with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
-            errors = list(tqdm(pool.map(_decode_one, items, chunksize=8), total=len(items), desc=desc,
-                               unit="video", leave=False))
+            decoded = list(tqdm(pool.map(_decode_one, items, chunksize=8), total=len(items), desc=desc,
+                                unit="video", leave=False))
     else:
-        errors = [_decode_one(item) for item in tqdm(items, desc=desc, unit="video", leave=False)]
+        decoded = [_decode_one(item) for item in tqdm(items, desc=desc, unit="video", leave=False)]
+    errors = [err for err, _, _ in decoded]
+    backend = decoding.backend_of(items[0][0].paths[items[0][1]]) if items else ""
+    data = replace(data, decoding=decoding.summarise([(n, h) for err, n, h in decoded if not err], backend))
     bad = [(videos, i, err) for (videos, i), err in zip(items, errors) if err]
     if not bad:
         return data
@@ -68,7 +72,18 @@ def _identity(data: DatasetSplit | None, dataset: str) -> str:
     if data is None:
         return dataset
     return stable_hash({"root": str(data.root), "missing": list(data.missing),
-                        "spec": str(data.train.frame_spec), "n": [len(data.train), len(data.test)]})
+                        "spec": str(data.train.frame_spec), "n": [len(data.train), len(data.test)],
+                        "frames": data.decoding.get("frames_sha256")})  # other frames: the job runs again
+
+
+def guard_protocol(config: RunConfig, cache: Cache) -> dict[int, dict]:
+    """Check every video split before any work (a leaking split stops the run); split -> protocol record."""
+    if "video" not in plan.suites_of(config):
+        return {}
+    dataset = plan.dataset_of(config, "video")
+    return {split: protocol.guard_split(open_split(dataset, split, config.profile, cache),
+                                        config.allow_group_overlap)
+            for split in config.splits}
 
 
 def plan_tasks(config: RunConfig, cache: Cache) -> list[JobTask]:
@@ -98,7 +113,13 @@ def _data_params(data: DatasetSplit | None) -> dict:
     if data is None:
         return {}
     return {"root": str(data.root), "n_train": len(data.train), "n_test": len(data.test),
-            "frame_spec": str(data.train.frame_spec), "excluded_videos": list(data.missing)}
+            "frame_spec": str(data.train.frame_spec), "excluded_videos": list(data.missing),
+            # one DatasetSplit feeds both fit and predict_scores: the split trained on is the split scored on
+            "trained_on_split": data.split, "scored_on_split": data.split, **data.decoding}
+
+
+def _protocol_params(protocols: dict[int, dict], job) -> dict:
+    return {"protocol": protocols[job.split]} if job.suite == "video" and job.split in protocols else {}
 
 
 def make_executor(config: RunConfig):
@@ -116,6 +137,7 @@ def make_executor(config: RunConfig):
 def run(config: RunConfig, argv: list[str]) -> int:
     """Run every job of the config not already done in the store; return the number of failed jobs."""
     cache = Cache()
+    protocols = guard_protocol(config, cache)
     with exclusive(config.out):
         store = Store(config.out)
         try:
@@ -135,7 +157,7 @@ def run(config: RunConfig, argv: list[str]) -> int:
                     record = {"job_key": task.key, "suite": job.suite, "dataset": job.dataset,
                               "split": job.split, "method": job.method, "profile": job.profile,
                               "seed": job.seed, "device": job.device, "code_version": task.code_version,
-                              "params": _data_params(task.data)}
+                              "params": {**_data_params(task.data), **_protocol_params(protocols, job)}}
                     store.record(run_id, record, result.status, result.outcome, result.error,
                                  provenance.provenance(job.device), result.started, result.finished)
                     failed += result.status != "done"

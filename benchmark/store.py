@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import pandas as pd
 
 from benchmark.outcome import JobOutcome
+from benchmark.protocol import check_scored_on_trained_split
 
 STORE_NAME = "results.sqlite"
 SCHEMA_VERSION = 1
@@ -115,6 +116,7 @@ class Store:
                error: str | None, provenance: dict, started: str, finished: str) -> None:
         """Write one finished job (done or failed) with its rows and predictions, atomically."""
         key = job["job_key"]
+        check_scored_on_trained_split(job)
         with self.conn:
             prior = self.conn.execute("SELECT attempts FROM jobs WHERE job_key=?", (key,)).fetchone()
             attempts = (prior[0] + 1) if prior else 1
@@ -167,6 +169,9 @@ class Store:
             if "excluded_videos" in data:
                 base.update(n_train=data["n_train"], n_test=data["n_test"],
                             n_excluded_videos=len(data["excluded_videos"]))
+            if "decoder" in data or "protocol" in data:
+                base.update(decoder=data.get("decoder"), frames_sha256=data.get("frames_sha256"),
+                            group_protocol=(data.get("protocol") or {}).get("groups"))
             extra = {**timings, **{f"cost_{k}": v for k, v in costs.items()},
                      "commit": prov.get("commit"), "machine": prov.get("machine"),
                      "device_name": prov.get("device_name"), "started": job["started"],

@@ -14,7 +14,7 @@ import numpy as np
 
 from benchmark.cache import Cache
 from benchmark.data import synthetic
-from benchmark.data.splits import Split, read_hmdb51, read_ucf_layout
+from benchmark.data.splits import _GROUP, Split, read_hmdb51, read_ucf_layout
 from benchmark.data.video import FrameSpec, VideoSet
 
 EMBEDDED = "synthetic-actions"
@@ -38,6 +38,8 @@ class DatasetSplit:
     test: VideoSet
     missing: tuple[str, ...] = ()                     # listed in the split files but not on disk
     pairs: dict[str, tuple[int, int]] = field(default_factory=dict)  # class pairs reported separately
+    grouped: bool = True      # the file names carry group ids (UCF gXX); False: one id per video
+    decoding: dict = field(default_factory=dict)  # filled by ``decode_all``: decoder, frames, hash
 
 
 def _read_split(root: Path, split: int) -> Split:
@@ -91,7 +93,8 @@ def open_split(name_or_path: str, split: int, profile: str, cache: Cache | None 
     if name == EMBEDDED:
         index = {c: i for i, c in enumerate(lists.class_names)}
         pairs = {p: (index[a], index[b]) for p, (a, b) in synthetic.PAIRS.items()}
-    return DatasetSplit(name, root, split, train, test, tuple(missing), pairs)
+    grouped = all(_GROUP.search(e.relpath) for e in lists.train + lists.test)
+    return DatasetSplit(name, root, split, train, test, tuple(missing), pairs, grouped)
 
 
 def load_dataset(name_or_path: str, split: int = 1, profile: str = "quick",

@@ -119,8 +119,10 @@ class VideoSet:
 
     def frames_key(self, i: int) -> dict:
         spec = self.frame_spec
+        from benchmark.decoding import decoder_library
+
         return {"file": _file_identity(self.paths[i]), "short_side": spec.short_side,
-                "max_frames": spec.max_frames, "stride": spec.stride}
+                "max_frames": spec.max_frames, "stride": spec.stride, "decoder": decoder_library()}
 
     def frames(self, i: int) -> np.ndarray:
         """(T, H, W, 3) RGB uint8 frames of video i at the profile's size, decoded once and cached."""
