@@ -7,8 +7,9 @@
   sit closer to the training images than held-out images do);
 - the data-copying statistic C_T of Meehan, Chaudhuri & Dasgupta (AISTATS 2020): the training set
   is cut into k-means cells, the Mann-Whitney z of the two distance samples is taken per cell
-  (distances to the training images of that cell) and averaged with weights P_n(cell) over cells
-  holding at least ``min_cell_samples`` generated samples. C_T << 0 flags data copying;
+  (distances to the training images of that cell; the paper's z: continuity-corrected, no tie
+  correction) and averaged with weights P_n(cell) over cells holding at least ``min_cell_samples``
+  generated samples. C_T << 0 flags data copying (known-answer test in tests/test_planted_copies.py);
 - PNG grids of samples, and of each sample next to its nearest training images.
 """
 from __future__ import annotations
@@ -65,11 +66,20 @@ def mann_whitney_z(a: np.ndarray, b: np.ndarray) -> float:
     return float((u - n1 * n2 / 2) / np.sqrt(var)) if var > 0 else 0.0
 
 
-def data_copying_ct(train: np.ndarray, test: np.ndarray, generated: np.ndarray, *, n_cells: int, seed: int,
-                    min_cell_samples: int = 20, device: str = "cpu") -> dict:
-    """C_T over k-means cells of the training points (rows are flattened points); None if no cell qualifies."""
-    kmeans = KMeans(n_cells, random_state=seed, n_init=3).fit(train)
-    cells = {name: kmeans.predict(x) for name, x in (("train", train), ("test", test), ("gen", generated))}
+def ct_cell_z(d_gen: np.ndarray, d_test: np.ndarray) -> float:
+    """Z-scored Mann-Whitney U of one cell as Meehan et al. define it: U counts pairs with the generated
+    distance above the test distance (ties half), mean mn/2 - 1/2 (continuity), variance mn(m+n+1)/12."""
+    m, n = len(d_gen), len(d_test)
+    ranks = rankdata(np.concatenate([d_gen, d_test]))
+    u = ranks[:m].sum() - m * (m + 1) / 2
+    return float((u - (m * n / 2 - 0.5)) / np.sqrt(m * n * (m + n + 1) / 12))
+
+
+def ct_from_cells(train: np.ndarray, test: np.ndarray, generated: np.ndarray, cells: dict[str, np.ndarray], *,
+                  n_cells: int, min_cell_samples: int = 20, device: str = "cpu") -> dict:
+    """C_T given each point's cell: per cell, nearest distances to the training points *of that cell*,
+    the cell's z, and the average weighted by the test share P_n(cell) over cells holding at least
+    ``min_cell_samples`` generated samples (and some train and test points)."""
     weights, z_scores = [], []
     for cell in range(n_cells):
         tr, te, ge = (x[cells[name] == cell] for name, x in (("train", train), ("test", test), ("gen", generated)))
@@ -78,10 +88,19 @@ def data_copying_ct(train: np.ndarray, test: np.ndarray, generated: np.ndarray, 
         d_test = nearest_neighbours(te, tr, 1, device=device)[0][:, 0]
         d_gen = nearest_neighbours(ge, tr, 1, device=device)[0][:, 0]
         weights.append(len(te) / len(test))
-        z_scores.append(mann_whitney_z(d_gen, d_test))
+        z_scores.append(ct_cell_z(d_gen, d_test))
     if not weights:
         return {"ct": None, "ct_cells": 0}  # no cell holds enough samples: C_T is undefined
     return {"ct": float(np.dot(weights, z_scores) / np.sum(weights)), "ct_cells": len(weights)}
+
+
+def data_copying_ct(train: np.ndarray, test: np.ndarray, generated: np.ndarray, *, n_cells: int, seed: int,
+                    min_cell_samples: int = 20, device: str = "cpu") -> dict:
+    """C_T over k-means cells of the training points (rows are flattened points); None if no cell qualifies."""
+    kmeans = KMeans(n_cells, random_state=seed, n_init=3).fit(train)
+    cells = {name: kmeans.predict(x) for name, x in (("train", train), ("test", test), ("gen", generated))}
+    return ct_from_cells(train, test, generated, cells, n_cells=n_cells, min_cell_samples=min_cell_samples,
+                         device=device)
 
 
 def nn_check_summary(samples: np.ndarray, train: np.ndarray, test: np.ndarray, levels: int, *, n_cells: int,

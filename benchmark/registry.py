@@ -17,9 +17,10 @@ def video_methods() -> dict[str, MethodSpec]:
 
 def density_methods() -> dict[str, MethodSpec]:
     from baselines.generative.density import DENSITY_BASELINES
+    from benchmark.planted_copies import AUDITS
     from deep.generative.registry import DENSITY_MODELS
 
-    return {**DENSITY_BASELINES, **DENSITY_MODELS}
+    return {**DENSITY_BASELINES, **DENSITY_MODELS, **AUDITS}
 
 
 def methods_of(suite: str) -> dict[str, MethodSpec]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import protocol, stats
+from benchmark import planted_copies, protocol, stats
 from benchmark.check import collect, predictions
 
 SUITES = ("video", "generative")
@@ -251,7 +251,8 @@ NN_COLUMNS = {"nn_memorised_frac": "memorised", "nn_memorised_frac_test_ref": "m
 
 
 def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
-    done = _in_registry_order(frame[frame["status"] == "done"], _registry_info("generative"))
+    models, audits = planted_copies.split_rows(frame)
+    done = _in_registry_order(models[models["status"] == "done"], _registry_info("generative"))
     display, numeric, artefacts = [], [], {}
     for (dataset, method), rows in done.groupby(["dataset", "method"], sort=False):
         nll = _pooled(rows, _mean_nll) if pd.notna(_mean(rows, "nll_nats")) else None
@@ -289,6 +290,7 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
         section.figures[name] = path.read_bytes()
     section.notes.append("bits/dim = nats / (D ln 2); 'kind' says whether the number is exact or a bound "
                          "(an upper bound on the NLL).")
+    planted_copies.add_to_section(section, audits)
     _failed_note(frame, section)
     return section
 

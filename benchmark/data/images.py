@@ -57,7 +57,7 @@ DIGITS_SIZES = {
 # MNIST-style and CIFAR sources: valid is carved from the official training part
 FILE_SIZES = {
     "smoke": SplitSizes(train=500, valid=100, test=200, dyn_resamples=2),
-    "quick": SplitSizes(train=10_000, valid=1_000, test=2_000, dyn_resamples=2),
+    "quick": SplitSizes(train=4_000, valid=1_000, test=1_000, dyn_resamples=2),
     "paper": SplitSizes(train=None, valid=10_000, test=None, dyn_resamples=10),
 }
 

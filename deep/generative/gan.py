@@ -65,6 +65,7 @@ GAN_PARAMS = {
     "smoke": GANParams(latent=8, features=8, generator_steps=20, d_steps=1, batch_size=32),
     "quick": GANParams(latent=32, features=32, generator_steps=1000, d_steps=1, batch_size=64),
     "paper": GANParams(latent=100, features=64, generator_steps=20000, d_steps=1, batch_size=64),
+    "quick-large": GANParams(latent=32, features=32, generator_steps=600, d_steps=1, batch_size=64),
 }
 
 

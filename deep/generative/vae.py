@@ -143,9 +143,11 @@ VAE_PARAMS = {
     ("vae", "smoke"): VAEParams("auto", 4, (64,), 50, TrainSchedule(3, 64, 2e-3)),
     ("vae", "quick"): VAEParams("auto", 16, (256, 256), 500, TrainSchedule(100, 64, 1e-3)),
     ("vae", "paper"): VAEParams("auto", 50, (500, 500), 5000, TrainSchedule(500, 100, 1e-3)),
+    ("vae", "quick-large"): VAEParams("auto", 16, (128,), 20, TrainSchedule(10, 64, 1e-3)),
     ("vae-dlogistic", "smoke"): VAEParams("dlogistic", 4, (64,), 50, TrainSchedule(3, 64, 2e-3)),
     ("vae-dlogistic", "quick"): VAEParams("dlogistic", 16, (256, 256), 500, TrainSchedule(100, 64, 1e-3)),
     ("vae-dlogistic", "paper"): VAEParams("dlogistic", 50, (500, 500), 5000, TrainSchedule(500, 100, 1e-3)),
+    ("vae-dlogistic", "quick-large"): VAEParams("dlogistic", 16, (256, 256), 100, TrainSchedule(20, 64, 1e-3)),
 }
 
 
