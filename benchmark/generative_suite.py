@@ -34,7 +34,7 @@ SUITE = {
     "smoke": SuiteParams(n_samples=100, n_cells=2, max_train_eval=200, grid_images=50),
     "quick": SuiteParams(n_samples=500, n_cells=5, max_train_eval=1000),
     "paper": SuiteParams(n_samples=10_000, n_cells=50, max_train_eval=10_000),
-    "quick-large": SuiteParams(n_samples=200, n_cells=3, max_train_eval=500),
+    "quick-large": SuiteParams(n_samples=120, n_cells=3, max_train_eval=500),
 }
 # The quick profile is sized for 8x8 digits (64 values per image); on larger images (28x28 = 784)
 # its methods read their "quick-large" settings so the whole quick suite stays within minutes on 2 cores.

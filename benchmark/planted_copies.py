@@ -68,7 +68,7 @@ class StudyParams:
 STUDY = {
     "smoke": StudyParams(n_samples=100, n_seeds=3, n_cells=2, feature_epochs=2),
     "quick": StudyParams(n_samples=250, n_seeds=20, n_cells=5, feature_epochs=30),
-    "quick-large": StudyParams(n_samples=400, n_seeds=20, n_cells=5, feature_epochs=4),
+    "quick-large": StudyParams(n_samples=200, n_seeds=10, n_cells=3, feature_epochs=4),
     "paper": StudyParams(n_samples=1000, n_seeds=100, n_cells=20, feature_epochs=20),
 }
 
@@ -177,8 +177,8 @@ def _fisher_greater(k_a: int, n_a: int, k_b: int, n_b: int) -> float:
 
 def _kde_loglik(points: np.ndarray, centres: np.ndarray, bandwidth: float, device: str) -> np.ndarray:
     """log-density (up to a constant shared by all points) of an isotropic Gaussian KDE on ``centres``."""
-    p = torch.as_tensor(points, dtype=torch.float64, device=device)
-    c = torch.as_tensor(centres, dtype=torch.float64, device=device)
+    p = torch.as_tensor(points, dtype=torch.float32, device=device)
+    c = torch.as_tensor(centres, dtype=torch.float32, device=device)
     sq = torch.cdist(p, c) ** 2
     return torch.logsumexp(-sq / (2 * bandwidth ** 2), dim=1).cpu().numpy()
 
@@ -351,6 +351,7 @@ def power_figure(pooled) -> bytes:
     axes.flat[0].legend(fontsize=6, loc="center right")
     fig.suptitle("planted copies: detection rate against the fraction of training copies (r = 0: false alarms; "
                  f"dotted: {ALPHA:.0%})", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     return _png(fig)
 
 

@@ -113,10 +113,11 @@ def annotate_video_section(section, done: pd.DataFrame) -> None:
         per_split = rows.groupby("split")["video_hit1"].mean() if "video_hit1" in rows else pd.Series(dtype=float)
         spreads.append(f"{100 * per_split.mean():.1f} ± {100 * per_split.std(ddof=1):.1f}"
                        if len(per_split) > 1 else "")
-    section.display.insert(2, "splits", labels)
+    before_paper = len(section.display.columns) - 1   # after the measured columns, before the published one
+    section.display.insert(before_paper, "splits", labels)
     section.numeric["splits"] = labels
     if any(spreads):
-        section.display.insert(3, "hit@1 over splits (mean ± sd)", spreads)
+        section.display.insert(before_paper + 1, "hit@1 over splits (mean ± sd)", spreads)
     if "decoder" in done:
         decoders = sorted(done["decoder"].dropna().astype(str).unique())
         if decoders:

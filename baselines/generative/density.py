@@ -262,11 +262,11 @@ class GaussianParams:
 # quick sizes picked on the digits validation split (never on test); quick-large: the quick profile on
 # images of more than 256 values (28x28 Fashion-MNIST), sized for time (benchmark.generative_suite)
 MIXTURE = {"smoke": MixtureParams(5, 20), "quick": MixtureParams(20, 60), "paper": MixtureParams(50, 100),
-           "quick-large": MixtureParams(20, 30)}
+           "quick-large": MixtureParams(10, 15)}
 GMM_DIAG = {"smoke": GaussianParams(3, 2), "quick": GaussianParams(20), "paper": GaussianParams(50),
             "quick-large": GaussianParams(10)}
 GMM_FULL = {"smoke": GaussianParams(3, 2), "quick": GaussianParams(5, 8), "paper": GaussianParams(20, 16),
-            "quick-large": GaussianParams(3, 2)}
+            "quick-large": GaussianParams(2, 2)}
 PCA_G = {"smoke": GaussianParams(8, 2), "quick": GaussianParams(20, 8), "paper": GaussianParams(40, 16),
          "quick-large": GaussianParams(40, 4)}
 KDE_SAMPLES = {"smoke": 2, "quick": 4, "paper": 16, "quick-large": 2}

@@ -214,11 +214,11 @@ PIXELCNN = {
     ("pixelcnn", "smoke"): PixelCNNParams(False, 16, 2, 5, TrainSchedule(2, 64, 3e-3)),
     ("pixelcnn", "quick"): PixelCNNParams(False, 48, 4, 5, TrainSchedule(20, 64, 2e-3)),
     ("pixelcnn", "paper"): PixelCNNParams(False, 128, 12, 7, TrainSchedule(100, 64, 1e-3)),
-    ("pixelcnn", "quick-large"): PixelCNNParams(False, 32, 3, 5, TrainSchedule(2, 64, 2e-3)),
+    ("pixelcnn", "quick-large"): PixelCNNParams(False, 16, 3, 5, TrainSchedule(2, 64, 2e-3)),
     ("gated-pixelcnn", "smoke"): PixelCNNParams(True, 16, 2, 3, TrainSchedule(2, 64, 3e-3)),
     ("gated-pixelcnn", "quick"): PixelCNNParams(True, 48, 4, 3, TrainSchedule(20, 64, 2e-3)),
     ("gated-pixelcnn", "paper"): PixelCNNParams(True, 128, 12, 5, TrainSchedule(100, 64, 1e-3)),
-    ("gated-pixelcnn", "quick-large"): PixelCNNParams(True, 32, 3, 3, TrainSchedule(2, 64, 2e-3)),
+    ("gated-pixelcnn", "quick-large"): PixelCNNParams(True, 16, 3, 3, TrainSchedule(2, 64, 2e-3)),
 }
 
 
