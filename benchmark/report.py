@@ -250,6 +250,12 @@ NN_COLUMNS = {"nn_memorised_frac": "memorised", "nn_memorised_frac_test_ref": "m
               "nn_test_train_median_dist": "NN dist test", "nn_mw_z": "MW z", "nn_ct": "C_T"}
 
 
+FASHION_NOTE = ("Fashion-MNIST rows: the quick profile reads its 'quick-large' settings on 28x28 images (4,000 training "
+                "images, small models, few epochs), so they are far from converged; no published Fashion-MNIST "
+                "likelihood is listed in the paper column (none is in the project's checked source list), and "
+                "published 8-bit Fashion-MNIST numbers use the full 60,000 training images and other models.")
+
+
 def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
     models, audits = planted_copies.split_rows(frame)
     done = _in_registry_order(models[models["status"] == "done"], _registry_info("generative"))
@@ -281,6 +287,10 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
             for path in _artefact_paths(row):   # per job: variant rows of one job share its figures
                 artefacts.setdefault(path.stem, path)
     section = Section("generative", pd.DataFrame(display), pd.DataFrame(numeric))
+    if len(done["dataset"].unique()) > 1:
+        section.display.insert(0, "dataset", section.numeric["dataset"])
+    if done["dataset"].astype(str).str.startswith("fashion-mnist").any():
+        section.notes.append(FASHION_NOTE)
     anchors = published[published["metric"].isin(["nll_nats", "bits_per_dim"])]
     section.extra_tables["Published anchors († the papers' numbers on their data: binarised MNIST, CIFAR-10)"] = \
         anchors[["method", "dataset", "metric", "value", "source", "table", "checked"]].reset_index(drop=True)

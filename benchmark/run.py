@@ -137,8 +137,8 @@ def make_executor(config: RunConfig):
 def run(config: RunConfig, argv: list[str]) -> int:
     """Run every job of the config not already done in the store; return the number of failed jobs."""
     cache = Cache()
-    protocols = guard_protocol(config, cache)
     with exclusive(config.out):
+        protocols = guard_protocol(config, cache)   # a leaking split stops here, before the store is opened
         store = Store(config.out)
         try:
             run_id = store.start_run(shlex.join(["bench", *argv]), config.to_json(),
