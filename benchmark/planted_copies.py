@@ -7,7 +7,7 @@ rate at each r and its false-alarm rate at r = 0, in pixel space and in the 32-d
 convolutional autoencoder trained here on the training split (no downloaded weights).
 
 Held-out images: ``valid`` and ``test`` pooled and cut at random per trial into the sampler's
-source and the detectors' reference set, so that at r = 0 samples and reference are exchangeable
+source and the detectors' reference set (as many reference images as samples), so that at r = 0 samples and reference are exchangeable
 and every rule below is a level-``ALPHA`` test (C_T's is conservative).
 
 Detectors and their rules (one decision per trial):
@@ -226,6 +226,7 @@ def power_study(train: np.ndarray, held_out: np.ndarray, levels: int, params: St
     if embed is not None:
         spaces["feature"] = embed
     built = {name: Space.build(f(train), params.n_cells, seed, device) for name, f in spaces.items()}
+    held_points = {name: f(held_out) for name, f in spaces.items()}   # the references are held-out images
     n = min(params.n_samples, len(held_out) // 2)
     tallies: dict[tuple, list] = {}
     for trial in range(params.n_seeds):
@@ -233,10 +234,11 @@ def power_study(train: np.ndarray, held_out: np.ndarray, levels: int, params: St
             for kind in (kinds[:1] if rate == 0 else kinds):   # r = 0 plants nothing
                 rng = np.random.default_rng([seed, trial, int(rate * 1000), COPY_KINDS.index(kind)])
                 order = rng.permutation(len(held_out))
-                ref, fresh = held_out[order[:len(held_out) // 2]], held_out[order[len(held_out) // 2:]]
-                samples, _ = plant(train, fresh, rate, kind, n, levels, rng)
+                ref_idx = order[:n]                              # as many reference images as samples
+                samples, _ = plant(train, held_out[order[len(held_out) // 2:]], rate, kind, n, levels, rng)
                 for name, f in spaces.items():
-                    results = detect_fn(built[name], f(samples), f(ref), min_cell_samples=params.min_cell_samples)
+                    results = detect_fn(built[name], f(samples), held_points[name][ref_idx],
+                                        min_cell_samples=params.min_cell_samples)
                     for detector, (value, fired) in results.items():
                         tallies.setdefault((name, "none" if rate == 0 else kind, rate, detector), []).append(
                             (value, fired))

@@ -143,7 +143,7 @@ VAE_PARAMS = {
     ("vae", "smoke"): VAEParams("auto", 4, (64,), 50, TrainSchedule(3, 64, 2e-3)),
     ("vae", "quick"): VAEParams("auto", 16, (256, 256), 500, TrainSchedule(100, 64, 1e-3)),
     ("vae", "paper"): VAEParams("auto", 50, (500, 500), 5000, TrainSchedule(500, 100, 1e-3)),
-    ("vae", "quick-large"): VAEParams("auto", 16, (64,), 20, TrainSchedule(6, 64, 1e-3)),
+    ("vae", "quick-large"): VAEParams("auto", 16, (64,), 10, TrainSchedule(3, 64, 1e-3)),
     ("vae-dlogistic", "smoke"): VAEParams("dlogistic", 4, (64,), 50, TrainSchedule(3, 64, 2e-3)),
     ("vae-dlogistic", "quick"): VAEParams("dlogistic", 16, (256, 256), 500, TrainSchedule(100, 64, 1e-3)),
     ("vae-dlogistic", "paper"): VAEParams("dlogistic", 50, (500, 500), 5000, TrainSchedule(500, 100, 1e-3)),
