@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import stats
+from benchmark.cache import atomic_write_bytes
 from benchmark.check import collect, predictions
 
 SUITES = ("video", "generative")
@@ -448,10 +449,15 @@ def _fig_bits_per_dim(numeric: pd.DataFrame) -> bytes:
 
 
 # --- writers --------------------------------------------------------------------------------------
+def _cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as text; an empty (NaN/None) cell is an empty string (pandas 3 keeps NaN through astype(str))."""
+    return frame.astype(object).map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+
+
 def _markdown_table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "(no rows)\n"
-    cells = frame.astype(str).map(lambda s: s.replace("|", "\\|").replace("\n", " "))
+    cells = _cells(frame).map(lambda s: s.replace("|", "\\|").replace("\n", " "))
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
     return "\n".join(lines) + "\n"
@@ -471,7 +477,7 @@ def latex_table(frame: pd.DataFrame, caption: str) -> str:
              r"\begin{tabular}{" + "".join("p{5cm}" if c.startswith("paper") else "l" for c in frame.columns) + "}",
              r"\toprule",
              " & ".join(_tex(c) for c in frame.columns) + r" \\", r"\midrule"]
-    lines += [" & ".join(_tex(v) for v in row) + r" \\" for row in frame.astype(str).itertuples(index=False)]
+    lines += [" & ".join(_tex(v) for v in row) + r" \\" for row in _cells(frame).itertuples(index=False)]
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{_tex(caption)}}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
@@ -506,7 +512,7 @@ def write_section(section: Section, provenance: str, to: Path) -> list[Path]:
     files = {}
     for title, png in section.figures.items():
         path = figures_dir / f"{name}-{re.sub(r'[^A-Za-z0-9]+', '-', title).strip('-').lower()}.png"
-        path.write_bytes(png)
+        atomic_write_bytes(path, png)
         files[title] = path
     md = [f"# {name.capitalize()} suite\n", f"_{provenance}_\n", INTRO[name] + "\n",
           _markdown_table(section.display), *[f"- {n}" for n in section.notes], "", PAPER_NOTE + "\n"]
@@ -514,10 +520,10 @@ def write_section(section: Section, provenance: str, to: Path) -> list[Path]:
         md += [f"## {title}\n", _markdown_table(table)]
     md += ["## Figures\n"] + [f"### {t}\n\n![{t}](figures/{p.name})\n" for t, p in files.items()]
     outputs = [to / f"{name}.md", to / f"{name}.csv", to / f"{name}.tex", to / f"{name}.html"]
-    outputs[0].write_text("\n".join(md))
-    section.numeric.to_csv(outputs[1], index=False)
-    outputs[2].write_text(latex_table(section.display, f"{name} suite. {PAPER_NOTE}"))
-    outputs[3].write_text(_html(section, provenance))
+    texts = ["\n".join(md), section.numeric.to_csv(index=False),
+             latex_table(section.display, f"{name} suite. {PAPER_NOTE}"), _html(section, provenance)]
+    for path, text in zip(outputs, texts):   # everything rendered first; each file replaced whole
+        atomic_write_bytes(path, text.encode())
     return outputs + list(files.values())
 
 
@@ -554,9 +560,17 @@ def _html(section: Section, provenance: str) -> str:
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
 
 
-def write_reports(out_dirs, to: Path) -> list[Path]:
+def default_reports_dir(out_dirs) -> Path:
+    """Without ``--to`` reports go beside the (first) run's results, never over a checkout's reports/."""
+    return Path(list(out_dirs)[0]) / "reports"
+
+
+def write_reports(out_dirs, to: Path | None = None) -> list[Path]:
     """Regenerate every suite's report found in the given run directories; return the files written."""
     frame = collect(out_dirs)
+    to = Path(to) if to is not None else default_reports_dir(out_dirs)
+    if to.exists() and not to.is_dir():
+        raise ValueError(f"--to {to} is an existing file; it must be a directory")
     published = load_published()
     written: list[Path] = []
     builders = {"video": video_section, "generative": generative_section}

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from benchmark import plan, provenance
 from benchmark.cache import Cache, stable_hash
 from benchmark.config import RunConfig
-from benchmark.data.datasets import DatasetSplit, open_split
+from benchmark.data.datasets import DatasetError, DatasetSplit, open_split
 from benchmark.data.video import VideoReadError, VideoSet
 from benchmark.registry import methods_of
 from benchmark.runner import Job, JobTask
@@ -64,6 +64,18 @@ def decode_all(data: DatasetSplit, workers: int) -> DatasetSplit:
     return replace(data, train=keep(data.train), test=keep(data.test), missing=data.missing + unreadable)
 
 
+def require_videos(data: DatasetSplit) -> DatasetSplit:
+    """A split with no readable train or test video cannot be benchmarked: one clear line, before any job."""
+    for part, videos in (("train", data.train), ("test", data.test)):
+        if len(videos) == 0:
+            raise DatasetError(f"{data.root}: split {data.split} has no readable {part} video (all listed ones "
+                               f"are missing or cannot be decoded; see the warnings above)")
+        if part == "train" and len(set(videos.labels.tolist())) < 2:
+            raise DatasetError(f"{data.root}: split {data.split} has readable train videos of only "
+                               f"{len(set(videos.labels.tolist()))} class; a classifier needs at least 2")
+    return data
+
+
 def _identity(data: DatasetSplit | None, dataset: str) -> str:
     if data is None:
         return dataset
@@ -81,7 +93,8 @@ def plan_tasks(config: RunConfig, cache: Cache) -> list[JobTask]:
         for split in splits:
             data = None
             if suite == "video":
-                data = decode_all(open_split(dataset, split, config.profile, cache, progress=True), config.workers)
+                data = require_videos(decode_all(open_split(dataset, split, config.profile, cache, progress=True),
+                                                 config.workers))
             for spec in specs:
                 version = plan.code_version(spec)
                 for seed in range(config.seeds):

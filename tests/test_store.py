@@ -33,8 +33,10 @@ def test_store_newer_than_code_is_refused(tmp_path):
     conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),))
     conn.commit()
     conn.close()
-    with pytest.raises(RuntimeError, match="newer than this bench"):
+    with pytest.raises(store_module.StoreError, match="newer than this bench"):
         Store(tmp_path)
+    with pytest.raises(store_module.StoreError, match="newer than this bench"):
+        Store(tmp_path, readonly=True)
 
 
 def test_migrations_cover_every_version():
