@@ -461,6 +461,8 @@ def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show
         verdicts = compare(baseline, current, tol)
     except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a shape load_baseline does not know
         raise _malformed(baseline_path, f"{type(exc).__name__}: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{baseline_path}: {exc}") from None
     short = [v for v in verdicts if v.verdict == "not gated" and v.note.startswith("shorter than")]
     shown = verdicts if show_all else [v for v in verdicts if v not in short]
     with pd.option_context("display.max_rows", 1000, "display.width", 250, "display.max_colwidth", 100,

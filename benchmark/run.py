@@ -8,10 +8,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import cv2
-from tqdm import tqdm
 
 from benchmark import plan, provenance
 from benchmark.cache import Cache, stable_hash
+from benchmark.progress import progress
 from benchmark.config import RunConfig
 from benchmark.data.datasets import DatasetError, DatasetSplit, open_split
 from benchmark.data.video import VideoReadError, VideoSet
@@ -46,10 +46,10 @@ def decode_all(data: DatasetSplit, workers: int) -> DatasetSplit:
     desc = f"decoding {data.name} split {data.split}"
     if workers > 1:
         with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
-            errors = list(tqdm(pool.map(_decode_one, items, chunksize=8), total=len(items), desc=desc,
-                               unit="video", leave=False))
+            errors = list(progress(pool.map(_decode_one, items, chunksize=8), total=len(items), desc=desc,
+                                   unit="video"))
     else:
-        errors = [_decode_one(item) for item in tqdm(items, desc=desc, unit="video", leave=False)]
+        errors = [_decode_one(item) for item in progress(items, desc=desc, unit="video")]
     bad = [(videos, i, err) for (videos, i), err in zip(items, errors) if err]
     if not bad:
         return data
@@ -142,7 +142,7 @@ def run(config: RunConfig, argv: list[str]) -> int:
             failed = 0
             executor = make_executor(config)
             try:
-                bar = tqdm(total=len(todo), desc="jobs", unit="job")
+                bar = progress(total=len(todo), desc="jobs", unit="job")
                 for task, result in executor.run(todo):
                     job = task.job
                     record = {"job_key": task.key, "suite": job.suite, "dataset": job.dataset,

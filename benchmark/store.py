@@ -101,10 +101,18 @@ class Store:
             raise
         self.conn.row_factory = sqlite3.Row
 
+    def _quick_check(self) -> None:
+        """A damaged (e.g. truncated) store is refused before anything reads or writes it."""
+        problems = [r[0] for r in self.conn.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise StoreError(f"{self.path}: the results store is damaged ({'; '.join(problems)[:200]}); "
+                             f"move it aside or use another --out")
+
     @_guarded
     def _open(self, readonly: bool) -> None:
         if readonly:
             self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            self._quick_check()
             version = self.schema_version()
             if version == 0:
                 raise StoreError(f"{self.path}: not a bench results store (no schema version; empty or foreign)")
@@ -112,6 +120,8 @@ class Store:
         else:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=30)
+            if self.path.stat().st_size:
+                self._quick_check()
             if self.path.stat().st_size and self.schema_version() == 0 and self._tables():
                 raise StoreError(f"{self.path}: an SQLite file that is not a bench results store; "
                                  f"move it aside or use another --out")
@@ -189,7 +199,8 @@ class Store:
             self.conn.execute(
                 "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (key, run_id, job["suite"], _text(job["dataset"]), job["split"], job["method"], job["profile"],
-                 job["seed"], job["device"], _json(job.get("params", {})), job["code_version"], status, _text(error),
+                 job["seed"], job["device"], _json(job.get("params", {})), job["code_version"], status,
+                 _text(error),
                  _json(outcome.timings if outcome else {}), _json(outcome.costs if outcome else {}),
                  _json(outcome.artefacts if outcome else []), _json(provenance), started, finished, attempts))
             for row in (outcome.rows if outcome else []):
