@@ -125,6 +125,7 @@ class Store:
             if self.path.stat().st_size and self.schema_version() == 0 and self._tables():
                 raise StoreError(f"{self.path}: an SQLite file that is not a bench results store; "
                                  f"move it aside or use another --out")
+            self._check_version(self.schema_version())   # before anything writes to it
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
@@ -136,6 +137,10 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path} has schema {version}, newer than this bench ({SCHEMA_VERSION}): "
                              f"upgrade bench")
+        missing = {"runs", "jobs", "rows", "predictions"} - set(self._tables()) if version else set()
+        if missing:
+            raise StoreError(f"{self.path}: schema {version} but no table {', '.join(sorted(missing))}; "
+                             f"the results store is damaged: move it aside or use another --out")
 
     def close(self) -> None:
         self.conn.close()

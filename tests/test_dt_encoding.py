@@ -240,3 +240,11 @@ def test_features_cli_writes_the_text_format(tmp_path, tiny_videos):
     assert rows.shape[1] == 436 and len(rows) > 0
     missing = parser.parse_args(["features", "dt", str(tmp_path / "nope.avi")])
     assert missing.func(missing) == 2
+
+
+def test_fisher_vectors_on_too_few_descriptors_say_so():
+    from baselines.video.encoding import FisherVector
+
+    few = [np.random.default_rng(0).random((7, 96)).astype(np.float32) for _ in range(6)]   # 42 < 48 dims
+    with pytest.raises(ValueError, match=r"give 42 descriptors, fewer than the 48 PCA dimensions"):
+        FisherVector(n_components=4, random_state=0).fit(few)

@@ -74,6 +74,8 @@ def _video_path(path: Path, n: int, raw: str) -> tuple[str, str]:
     """('<Class>/<...>/<video>', '<Class>') of a split line's path; it must stay inside its class folder."""
     relpath = raw.replace("\\", "/")
     parts = relpath.split("/")
+    if "\x00" in relpath:
+        raise SplitFileError(f"{path}:{n}: {raw!r} holds a NUL byte")
     if relpath.startswith("/") or len(parts) < 2 or any(p in ("", ".", "..") for p in parts):
         raise SplitFileError(f"{path}:{n}: {raw!r} must be '<Class>/<video>' inside its class folder "
                              f"(no absolute path, no '.' or '..', no empty part)")
@@ -151,7 +153,7 @@ def read_hmdb51(lists_dir: Path, split: int, check_official_counts: bool | None 
             parts = line.split()
             if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
                 raise SplitFileError(f"{path}:{n}: expected '<video>.avi <0|1|2>', got {line!r}")
-            if "/" in parts[0] or "\\" in parts[0] or parts[0] in (".", ".."):
+            if "/" in parts[0] or "\\" in parts[0] or "\x00" in parts[0] or parts[0] in (".", ".."):
                 raise SplitFileError(f"{path}:{n}: {parts[0]!r} must be a file name inside the class folder")
             entry = VideoEntry(f"{name}/{parts[0]}", label, group=len(train) + len(test))
             if parts[1] == "1":
