@@ -124,6 +124,18 @@ def _mean(rows: pd.DataFrame, column: str):
     return float(values.mean()) if len(values) else np.nan
 
 
+def _counts(unscorable: int | None, tied: int | None) -> str:
+    return "" if unscorable is None and tied is None else f"{unscorable or 0} / {tied or 0}"
+
+
+def _total(rows: pd.DataFrame, column: str) -> int | None:
+    """Sum of a per-job count over the jobs; None when no job recorded it (results of an older bench)."""
+    if column not in rows:
+        return None
+    values = pd.to_numeric(rows[column], errors="coerce").dropna()
+    return int(values.sum()) if len(values) else None
+
+
 def _first(rows: pd.DataFrame, column: str):
     if column not in rows:
         return None
@@ -184,6 +196,7 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
     done = _in_registry_order(frame[frame["status"] == "done"], info)
     display, numeric, intervals, confusions, classes = [], [], {}, {}, {}
     conventions: list[str] = []
+    unscorable_notes: list[str] = []
     for (dataset, method), rows in done.groupby(["dataset", "method"], sort=False):
         base = method.split("/")[0]
         family, modality, _ = info.get(base, ("", "", ()))
@@ -212,6 +225,7 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
                   "flops_convention": convention, "train_clips_per_s": _mean(rows, "train_clips_per_s"),
                   "infer_clips_per_s": _mean(rows, "infer_clips_per_s"),
                   "infer_videos_per_s": _mean(rows, "infer_videos_per_s"), "device": _first(rows, "device_name"),
+                  "n_unscorable": _total(rows, "n_unscorable"), "n_tied_top": _total(rows, "n_tied_top"),
                   "paper": paper_text(published, method)}
         for name, ci in (("video_hit1", hit1), ("video_hit5", hit5), ("mean_class_acc", mca)):
             record[f"{name}_low"], record[f"{name}_high"] = (ci.low, ci.high) if ci else (None, None)
@@ -221,12 +235,18 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
                         "mean class acc": _pct(mca, record["mean_class_acc"]), "params": _num(record["params"]),
                         "FLOPs/view × views": flops_text, "train clips/s": _num(record["train_clips_per_s"]),
                         "infer clips/s": _num(record["infer_clips_per_s"]), "device": record["device"] or "",
+                        "unscorable / tied": _counts(record["n_unscorable"], record["n_tied_top"]),
                         "paper (their data, not ours)": record["paper"]})
+        if record["n_unscorable"] or record["n_tied_top"]:
+            unscorable_notes.append(f"{method}: {record['n_unscorable'] or 0} test video(s) it could not score "
+                                    f"(uniform scores) and {record['n_tied_top'] or 0} with a tied top score, "
+                                    f"over {len(rows)} run(s); their hit@1 comes from tie-breaking")
     numeric_frame = pd.DataFrame(numeric)
     section = Section("video", pd.DataFrame(display), numeric_frame)
     if len(done["dataset"].unique()) > 1:
         section.display.insert(0, "dataset", numeric_frame["dataset"])
     section.notes += [f"({i + 1}) FLOPs convention: {c}" for i, c in enumerate(conventions)]
+    section.notes += unscorable_notes
     pairs = [c for c in done.columns if c.startswith("pair_acc_")]
     if pairs:
         table = (100 * done.groupby("method", sort=False)[pairs].mean()).round(1).reset_index()

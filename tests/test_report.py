@@ -184,3 +184,23 @@ def test_runs_from_several_directories_and_seeds_are_pooled(tmp_path):
     assert row["runs"] == 2
     assert row["video_hit1"] == pytest.approx(0.6)
     assert row["video_hit1_low"] < 0.6 < row["video_hit1_high"]
+
+
+def test_report_goes_beside_the_results_by_default_and_empty_cells_are_blank(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchmark.report import _markdown_table, latex_table
+
+    png = tmp_path / "pixelcnn-samples.png"
+    plt.imsave(png, np.random.default_rng(0).random((8, 8)))
+    _fake_store(tmp_path / "run", png)
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--out", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "reports" / "video.md").is_file()
+    assert not (tmp_path / "reports").exists()           # never the checkout's committed reports/
+    frame = pd.DataFrame({"a": [1.5, np.nan], "b": ["x", None]}, dtype=object)   # pandas 3 kept NaN in astype(str)
+    assert _markdown_table(frame).splitlines()[-1] == "|  |  |"
+    assert "nan" not in latex_table(frame, "c").lower().replace("\\begin", "")

@@ -93,3 +93,15 @@ def test_latest_attempt_hides_superseded_configs(tmp_path):
     assert list(store.results()["status"]) == ["done"]
     assert sorted(store.results(history=True)["status"]) == ["done", "failed"]
     store.close()
+
+
+def test_names_with_undecodable_bytes_are_stored_escaped(tmp_path):
+    store = Store(tmp_path)
+    run = store.start_run("bench run --dataset caf\udce9", {}, {}, "t0")
+    outcome = _outcome(0.5)
+    outcome.rows[0].predictions[0]["item"] = "v_caf\udce9.avi"    # a Latin-1 file name, surrogate-escaped
+    store.record(run, {**_job(), "dataset": "caf\udce9"}, "done", outcome, "err \udce9", {}, "t0", "t1")
+    frame = store.results()
+    assert frame.iloc[0]["dataset"] == "caf\\xe9"
+    assert store.predictions(frame.iloc[0]["job_key"]).iloc[0]["item"] == "v_caf\\xe9.avi"
+    store.close()
