@@ -392,21 +392,78 @@ def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
     return frame
 
 
+def _malformed(path: Path, what: str) -> ValueError:
+    return ValueError(f"{path}: not a bench baseline ({what}); regenerate it with `bench check --update`")
+
+
+def _check_row(path: Path, key, row) -> None:
+    if not isinstance(row, dict):
+        raise _malformed(path, f"row {key!r} is not an object")
+    if not isinstance(row.get("status"), str) or row.get("suite") not in ("video", "generative"):
+        raise _malformed(path, f"row {key!r} lacks a 'status' or a 'suite' of video/generative")
+    if not isinstance(key, str) or len(key.split("|")) != 6:
+        raise _malformed(path, f"row key {key!r} is not 'suite|dataset|profile|split k|seed s|method'")
+    value = row.get("value")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise _malformed(path, f"row {key!r} has a value {value!r} that is not a number")
+    items = row.get("items")
+    if items is not None:
+        if not isinstance(items, dict) or not all(isinstance(v, list) for v in items.values()) \
+                or not {"item", "group"} <= set(items) or len({len(v) for v in items.values()}) > 1:
+            raise _malformed(path, f"row {key!r} has 'items' that are not equal-length lists with item and group")
+
+
+def load_baseline(path: Path) -> dict:
+    """The baseline JSON, checked for the shape the gate reads; any fault is one line naming the file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no baseline at {path}: create one with `bench check --update`")
+    try:
+        baseline = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply") from None
+    if not isinstance(baseline, dict):
+        raise _malformed(path, f"a JSON {type(baseline).__name__}, not an object")
+    if baseline.get("format") != FORMAT:
+        raise ValueError(f"{path}: baseline format {baseline.get('format')!r} is not {FORMAT!r}: "
+                         f"regenerate it with `bench check --update`")
+    if not isinstance(baseline.get("rows"), dict):
+        raise _malformed(path, "no 'rows' object")
+    if not isinstance(baseline.get("jobs", {}), dict):
+        raise _malformed(path, "'jobs' is not an object")
+    for key, row in baseline["rows"].items():
+        _check_row(path, key, row)
+    for key, job in baseline.get("jobs", {}).items():
+        if not isinstance(job, dict) or not isinstance(job.get("seconds", {}), dict):
+            raise _malformed(path, f"job {key!r} is not an object with a 'seconds' object")
+    return baseline
+
+
 def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show_all: bool = False) -> int:
+    if not update:
+        baseline = load_baseline(baseline_path)   # a bad baseline fails before the run is read
     current = snapshot(out_dirs)
     if update:
-        baseline_path.parent.mkdir(parents=True, exist_ok=True)
-        baseline_path.write_text(json.dumps(current, indent=1, sort_keys=True, default=str) + "\n")
+        from benchmark.cache import atomic_write_bytes
+
+        if baseline_path.is_dir():
+            raise ValueError(f"{baseline_path}: is a directory, not a baseline file")
+        atomic_write_bytes(baseline_path, (json.dumps(current, indent=1, sort_keys=True, default=str) + "\n").encode())
         print(f"wrote baseline {baseline_path}: {len(current['rows'])} rows, {len(current['jobs'])} jobs")
         failed = sorted(key.split("|")[-1] for key, row in current["rows"].items() if row["status"] != "done")
         if failed:
             print(f"warning: the baseline holds failed jobs ({', '.join(failed)}): they are not gated until "
                   f"a baseline is written where they succeed", file=sys.stderr)
         return 0
-    if not baseline_path.is_file():
-        raise FileNotFoundError(f"no baseline at {baseline_path}: create one with `bench check --update`")
-    baseline = json.loads(baseline_path.read_text())
-    verdicts = compare(baseline, current, tol)
+    try:
+        verdicts = compare(baseline, current, tol)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a shape load_baseline does not know
+        raise _malformed(baseline_path, f"{type(exc).__name__}: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{baseline_path}: {exc}") from None
     for line in decoding.differences(baseline, current):
         print(line, file=sys.stderr)
     short = [v for v in verdicts if v.verdict == "not gated" and v.note.startswith("shorter than")]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -10,10 +11,13 @@ import pandas as pd
 
 from benchmark.config import DEFAULT_OUT, PROFILES, SUITES, RunConfig
 
+DESCRIPTION = ("Benchmark classical computer vision against deep learning on the same data splits: "
+               "`bench run` runs a suite, `bench results` / `bench report` show it, `bench check` gates CI.")
 SUMMARY_COLUMNS = {
-    "video": ["method", "split", "seed", "status", "video_hit1", "clip_hit1", "video_hit5", "mean_class_acc",
-              "extract_s", "train_s", "infer_s"],
-    "generative": ["method", "seed", "status", "kind", "nll_nats", "bits_per_dim", "gap_nats", "train_s", "infer_s"],
+    "video": ["dataset", "method", "split", "seed", "status", "video_hit1", "clip_hit1", "video_hit5",
+              "mean_class_acc", "n_unscorable", "n_tied_top", "extract_s", "train_s", "infer_s"],
+    "generative": ["dataset", "method", "seed", "status", "kind", "nll_nats", "bits_per_dim", "gap_nats", "train_s",
+                   "infer_s"],
 }
 
 
@@ -61,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     suite = _choice(args.suite, SUITES, "suite")
     profile = _choice(args.profile, tuple(PROFILES), "profile")
     executor = _choice(args.executor, ("local", "dask"), "executor")
-    methods = tuple(m for m in (args.methods or "").split(",") if m)
+    methods = tuple(dict.fromkeys(m.strip() for m in (args.methods or "").split(",") if m.strip()))  # a,a -> a
     if suite == "all" and (methods or args.dataset):
         raise UsageError("--methods and --dataset name one suite's methods/data: use --suite video or generative")
     if methods:
@@ -70,6 +74,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         select_methods(methods_of(suite), methods)  # unknown names fail here, before any work
     if args.seeds < 1:
         raise UsageError("--seeds must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out} is an existing file; it must be a directory")
     config = RunConfig(
         suite=suite, dataset=args.dataset, splits=_parse_splits(args.split), methods=methods, profile=profile,
         seeds=args.seeds, out=Path(args.out), device=resolve_device(args.device), executor=executor,
@@ -99,6 +107,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             from benchmark.costs import FLOPS_NOTE, costs_table
 
             profile = _choice(args.profile, tuple(PROFILES), "profile")
+            if args.classes is not None and args.classes < 2:
+                raise UsageError(f"--classes must be at least 2, got {args.classes}")
             n_classes = args.classes or (101 if profile == "paper" else 10)
             print(f"{profile} profile, {n_classes} classes; {FLOPS_NOTE}")
             print(_format(costs_table(profile, n_classes), "table"))
@@ -118,8 +128,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         except ImportError:
             IMAGE_DATASETS = {}
         print("generative:")
-        for name, text in IMAGE_DATASETS.items():
-            print(f"  {name:36s} {text}")
+        for name, source in IMAGE_DATASETS.items():
+            print(f"  {name:36s} {getattr(source, 'description', source)}")
     elif what == "suites":
         print("video       classical and deep action recognition on the same splits")
         print("generative  likelihoods, bounds and memorisation checks of generative models")
@@ -149,7 +159,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="bench", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a suite; rerunning skips done jobs and retries failed ones")
@@ -218,8 +228,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (UsageError, KeyError, DatasetError, SplitFileError, StoreBusyError, OSError, ValueError) as exc:
+    except (UsageError, KeyError, DatasetError, SplitFileError, StoreBusyError, OSError, ValueError,
+            sqlite3.Error) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        message = " ".join(str(message).split()) or type(exc).__name__   # always one line
         print(f"bench: error: {message}", file=sys.stderr)
         return 2
 

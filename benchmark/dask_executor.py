@@ -10,12 +10,16 @@ machine; with an address (``tcp://host:8786``) it uses the cluster behind it (se
 - A job that fails by itself (``execute`` returns status "failed") is deterministic and is not retried.
   A job whose worker died, was killed or lost its connection is submitted again, at most ``retries``
   times; after that it becomes a failed result that says what happened.
+- Every wait is bounded: when no worker is alive (or the scheduler is unreachable) for
+  ``no_worker_timeout`` seconds, the jobs still waiting fail with a message that says so; a job that
+  runs longer than ``job_timeout`` (if set) is cancelled and fails. Nothing waits forever.
 - Results are yielded as jobs complete, in completion order.
 """
 from __future__ import annotations
 
 import logging
 import sys
+import time
 import uuid
 from collections import deque
 from concurrent.futures import CancelledError
@@ -25,6 +29,8 @@ from benchmark.provenance import now
 from benchmark.runner import JobTask, TaskResult, execute
 
 DEFAULT_RETRIES = 2
+NO_WORKER_TIMEOUT_S = 120.0   # no worker alive this long: the waiting jobs fail
+POLL_S = 1.0                  # how often the driver looks at the cluster while it waits
 
 
 def _transient_errors() -> tuple[type[BaseException], ...]:
@@ -48,16 +54,23 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, scheduler: str | None = None, workers: int = 1, retries: int = DEFAULT_RETRIES,
-                 run_task: Callable[[JobTask], TaskResult] = execute):
+                 run_task: Callable[[JobTask], TaskResult] = execute, *,
+                 no_worker_timeout: float = NO_WORKER_TIMEOUT_S, job_timeout: float | None = None,
+                 poll_s: float = POLL_S):
         """scheduler: a Dask scheduler address, or None for a LocalCluster of ``workers`` processes.
 
         retries: how many times a job whose worker died (or whose connection was lost) is resubmitted.
         run_task: what a worker runs on a task (``execute``; tests pass a stand-in).
+        no_worker_timeout: seconds with no worker alive (or no scheduler) before the waiting jobs fail.
+        job_timeout: seconds one attempt of a job may run before it is cancelled and fails (None: no limit).
         """
         import dask
         from distributed import Client, LocalCluster
 
         self.retries = retries
+        self.no_worker_timeout = no_worker_timeout
+        self.job_timeout = job_timeout
+        self.poll_s = poll_s
         self._run_task = run_task
         self._cluster = None
         if scheduler is None:
@@ -104,8 +117,14 @@ class DaskExecutor:
             return 1
         return max(1, sum(info.get("nthreads", 1) for info in workers.values()))
 
+    def _workers_alive(self) -> int:
+        try:
+            return len(self.worker_info())
+        except Exception:  # scheduler unreachable: as good as no worker
+            return 0
+
     def run(self, tasks: Iterable[JobTask]) -> Iterator[tuple[JobTask, TaskResult]]:
-        from distributed import as_completed
+        from distributed import wait
 
         transient = _transient_errors()
         queue: deque[tuple[JobTask, int, str]] = deque()   # (task, attempt, first started)
@@ -119,13 +138,12 @@ class DaskExecutor:
                     "(start GPU workers with `dask worker ... --resources GPU=1`)", now(), now())
                 continue
             queue.append((task, 0, ""))
-        in_flight = as_completed()
-        info: dict = {}  # future key -> (task, attempt, first started)
+        in_flight: dict = {}  # future -> (task, attempt, first started, monotonic submit time)
 
         def feed() -> list[tuple[JobTask, TaskResult]]:
             failed = []
             slots = self._slots()
-            while queue and in_flight.count() < slots:
+            while queue and len(in_flight) < slots:
                 task, attempt, started = queue.popleft()
                 started = started or now()
                 try:
@@ -134,43 +152,80 @@ class DaskExecutor:
                     failed.append((task, TaskResult("failed", None, f"cannot submit to Dask: {_describe(exc)}",
                                                     started, now())))
                     continue
-                info[future.key] = (task, attempt, started)
-                in_flight.add(future)
+                in_flight[future] = (task, attempt, started, time.monotonic())
             return failed
 
-        yield from feed()
-        while in_flight.count() or queue:
-            if not in_flight.count():
-                yield from feed()
-                continue
-            future = next(in_flight)
-            task, attempt, started = info.pop(future.key)
+        def give_up(future, reason: str) -> tuple[JobTask, TaskResult]:
+            task, _, started, _ = in_flight.pop(future)
             try:
-                result = future.result()
-            except transient as exc:
-                reason = _describe(exc)
-                if attempt < self.retries:
-                    print(f"job {task.job.method} (split {task.job.split}, seed {task.job.seed}): worker lost "
-                          f"({reason}); retrying ({attempt + 1} of {self.retries})", file=sys.stderr)
-                    queue.appendleft((task, attempt + 1, started))
-                    future.release()
+                future.cancel()
+                future.release()
+            except Exception:  # the scheduler may be gone too; the job has failed either way
+                pass
+            return task, TaskResult("failed", None, reason, started, now())
+
+        yield from feed()
+        no_worker_since: float | None = None
+        while in_flight or queue:
+            if not in_flight:
+                yield from feed()
+                if not in_flight and queue:  # nothing could be submitted: never spin
+                    time.sleep(self.poll_s)
+                continue
+            try:
+                done, _ = wait(list(in_flight), timeout=self.poll_s, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # distributed raises it when nothing finished within the poll
+                done = set()
+            if not done:
+                # Nothing finished: look at the cluster, so that a lost worker or scheduler ends the wait.
+                if self._workers_alive():
+                    no_worker_since = None
+                else:
+                    no_worker_since = no_worker_since or time.monotonic()
+                    if time.monotonic() - no_worker_since >= self.no_worker_timeout:
+                        reason = (f"no Dask worker alive for {self.no_worker_timeout:g} s (they died or never "
+                                  f"joined the scheduler); job not run")
+                        for future in list(in_flight):
+                            yield give_up(future, reason)
+                        while queue:
+                            task, _, started = queue.popleft()
+                            yield task, TaskResult("failed", None, reason, started or now(), now())
+                        return
+                if self.job_timeout is not None:
+                    for future, (_, _, _, submitted) in list(in_flight.items()):
+                        if time.monotonic() - submitted > self.job_timeout:
+                            yield give_up(future, f"job ran longer than the {self.job_timeout:g} s job timeout "
+                                                  f"and was cancelled")
                     yield from feed()
-                    continue
-                result = TaskResult(
-                    "failed", None, f"worker died or lost its connection {attempt + 1} time(s), last: {reason}",
-                    started, now())
-            except Exception as exc:  # an error outside the job itself (e.g. unpicklable task): deterministic
-                result = TaskResult("failed", None, f"task error on the Dask worker: {_describe(exc)}", started, now())
-            future.release()
+                continue
+            for future in done:
+                task, attempt, started, _ = in_flight.pop(future)
+                try:
+                    result = future.result(timeout=60)
+                except transient as exc:
+                    reason = _describe(exc)
+                    if attempt < self.retries:
+                        print(f"job {task.job.method} (split {task.job.split}, seed {task.job.seed}): worker lost "
+                              f"({reason}); retrying ({attempt + 1} of {self.retries})", file=sys.stderr)
+                        queue.appendleft((task, attempt + 1, started))
+                        future.release()
+                        continue
+                    result = TaskResult(
+                        "failed", None, f"worker died or lost its connection {attempt + 1} time(s), last: {reason}",
+                        started, now())
+                except Exception as exc:  # an error outside the job itself (e.g. unpicklable task): deterministic
+                    result = TaskResult("failed", None, f"task error on the Dask worker: {_describe(exc)}",
+                                        started, now())
+                future.release()
+                yield task, result
             yield from feed()
-            yield task, result
 
     def close(self) -> None:
         try:
-            self._client.close()
+            self._client.close(timeout=30)
         finally:
             if self._cluster is not None:
-                self._cluster.close()
+                self._cluster.close(timeout=30)
 
 
 def _local_resources() -> dict[str, float] | None:

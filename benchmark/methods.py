@@ -45,6 +45,9 @@ class Scores:
 
     video: np.ndarray                          # (n_videos, n_classes), rows sum to 1
     clips: list[np.ndarray] | None = None      # per video: (n_clips_i, n_classes)
+    # videos the method could not score (index -> why, e.g. "no trajectories"): their rows are uniform
+    # (a fusion row: scored without the stream that could not score them)
+    unscorable: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,13 @@ def pair_accuracy(scores: np.ndarray, labels: np.ndarray, a: int, b: int) -> flo
     return float(np.mean(choose_a == (labels[mask] == a)))
 
 
+def tied_top(video: np.ndarray) -> np.ndarray:
+    """Per video: its top score is shared by two or more classes (the argmax is then a tie-break)."""
+    if video.size == 0:
+        return np.zeros(len(video), bool)
+    return (video == video.max(axis=1, keepdims=True)).sum(axis=1) > 1
+
+
 def video_metrics(scores: Scores, labels: np.ndarray, n_classes: int,
                   pairs: dict[str, tuple[int, int]] | None = None) -> dict:
     video = np.asarray(scores.video, dtype=np.float64)
@@ -45,6 +52,9 @@ def video_metrics(scores: Scores, labels: np.ndarray, n_classes: int,
         "video_hit5": float(np.mean(_topk_hits(video, labels, 5))),
         "mean_class_acc": mean_class_accuracy(pred, labels, n_classes),
         "n_videos": int(len(labels)),
+        # reported, never hidden: hit@1 of these videos comes from tie-breaking, not from the method
+        "n_unscorable": int(len(scores.unscorable)),
+        "n_tied_top": int(tied_top(video).sum()),
         "confusion": confusion(pred, labels, n_classes).tolist(),
     }
     if scores.clips is not None:
@@ -59,6 +69,14 @@ def video_metrics(scores: Scores, labels: np.ndarray, n_classes: int,
 
 def video_predictions(scores: Scores, labels: np.ndarray, names: list[str], groups: np.ndarray) -> list[dict]:
     video = np.asarray(scores.video, dtype=np.float64)
-    return [{"item": names[i], "group": int(groups[i]), "label": int(labels[i]),
-             "pred": int(video[i].argmax()), "scores": np.round(video[i], 6).tolist()}
-            for i in range(len(labels))]
+    tied = tied_top(video)
+    out = []
+    for i in range(len(labels)):
+        row = {"item": names[i], "group": int(groups[i]), "label": int(labels[i]),
+               "pred": int(video[i].argmax()), "scores": np.round(video[i], 6).tolist()}
+        if tied[i]:
+            row["tied_top"] = True
+        if i in scores.unscorable:
+            row["unscorable"] = scores.unscorable[i]
+        out.append(row)
+    return out

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import planted_copies, protocol, stats
+from benchmark.cache import atomic_write_bytes
 from benchmark.check import collect, predictions
 
 SUITES = ("video", "generative")
@@ -123,6 +124,18 @@ def _mean(rows: pd.DataFrame, column: str):
     return float(values.mean()) if len(values) else np.nan
 
 
+def _counts(unscorable: int | None, tied: int | None) -> str:
+    return "" if unscorable is None and tied is None else f"{unscorable or 0} / {tied or 0}"
+
+
+def _total(rows: pd.DataFrame, column: str) -> int | None:
+    """Sum of a per-job count over the jobs; None when no job recorded it (results of an older bench)."""
+    if column not in rows:
+        return None
+    values = pd.to_numeric(rows[column], errors="coerce").dropna()
+    return int(values.sum()) if len(values) else None
+
+
 def _first(rows: pd.DataFrame, column: str):
     if column not in rows:
         return None
@@ -183,6 +196,7 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
     done = _in_registry_order(frame[frame["status"] == "done"], info)
     display, numeric, intervals, confusions, classes = [], [], {}, {}, {}
     conventions: list[str] = []
+    unscorable_notes: list[str] = []
     for (dataset, method), rows in done.groupby(["dataset", "method"], sort=False):
         base = method.split("/")[0]
         family, modality, _ = info.get(base, ("", "", ()))
@@ -211,6 +225,7 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
                   "flops_convention": convention, "train_clips_per_s": _mean(rows, "train_clips_per_s"),
                   "infer_clips_per_s": _mean(rows, "infer_clips_per_s"),
                   "infer_videos_per_s": _mean(rows, "infer_videos_per_s"), "device": _first(rows, "device_name"),
+                  "n_unscorable": _total(rows, "n_unscorable"), "n_tied_top": _total(rows, "n_tied_top"),
                   "paper": paper_text(published, method)}
         for name, ci in (("video_hit1", hit1), ("video_hit5", hit5), ("mean_class_acc", mca)):
             record[f"{name}_low"], record[f"{name}_high"] = (ci.low, ci.high) if ci else (None, None)
@@ -220,13 +235,19 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
                         "mean class acc": _pct(mca, record["mean_class_acc"]), "params": _num(record["params"]),
                         "FLOPs/view × views": flops_text, "train clips/s": _num(record["train_clips_per_s"]),
                         "infer clips/s": _num(record["infer_clips_per_s"]), "device": record["device"] or "",
+                        "unscorable / tied": _counts(record["n_unscorable"], record["n_tied_top"]),
                         "paper (their data, not ours)": record["paper"]})
+        if record["n_unscorable"] or record["n_tied_top"]:
+            unscorable_notes.append(f"{method}: {record['n_unscorable'] or 0} test video(s) it could not score "
+                                    f"(uniform scores) and {record['n_tied_top'] or 0} with a tied top score, "
+                                    f"over {len(rows)} run(s); their hit@1 comes from tie-breaking")
     numeric_frame = pd.DataFrame(numeric)
     section = Section("video", pd.DataFrame(display), numeric_frame)
     protocol.annotate_video_section(section, done)
     if len(done["dataset"].unique()) > 1:
         section.display.insert(0, "dataset", numeric_frame["dataset"])
     section.notes += [f"({i + 1}) FLOPs convention: {c}" for i, c in enumerate(conventions)]
+    section.notes += unscorable_notes
     pairs = [c for c in done.columns if c.startswith("pair_acc_")]
     if pairs:
         table = (100 * done.groupby("method", sort=False)[pairs].mean()).round(1).reset_index()
@@ -461,10 +482,15 @@ def _fig_bits_per_dim(numeric: pd.DataFrame) -> bytes:
 
 
 # --- writers --------------------------------------------------------------------------------------
+def _cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as text; an empty (NaN/None) cell is an empty string (pandas 3 keeps NaN through astype(str))."""
+    return frame.astype(object).map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+
+
 def _markdown_table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "(no rows)\n"
-    cells = frame.astype(str).map(lambda s: s.replace("|", "\\|").replace("\n", " "))
+    cells = _cells(frame).map(lambda s: s.replace("|", "\\|").replace("\n", " "))
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
     return "\n".join(lines) + "\n"
@@ -484,7 +510,7 @@ def latex_table(frame: pd.DataFrame, caption: str) -> str:
              r"\begin{tabular}{" + "".join("p{5cm}" if c.startswith("paper") else "l" for c in frame.columns) + "}",
              r"\toprule",
              " & ".join(_tex(c) for c in frame.columns) + r" \\", r"\midrule"]
-    lines += [" & ".join(_tex(v) for v in row) + r" \\" for row in frame.astype(str).itertuples(index=False)]
+    lines += [" & ".join(_tex(v) for v in row) + r" \\" for row in _cells(frame).itertuples(index=False)]
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{_tex(caption)}}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
@@ -519,7 +545,7 @@ def write_section(section: Section, provenance: str, to: Path) -> list[Path]:
     files = {}
     for title, png in section.figures.items():
         path = figures_dir / f"{name}-{re.sub(r'[^A-Za-z0-9]+', '-', title).strip('-').lower()}.png"
-        path.write_bytes(png)
+        atomic_write_bytes(path, png)
         files[title] = path
     md = [f"# {name.capitalize()} suite\n", f"_{provenance}_\n", INTRO[name] + "\n",
           _markdown_table(section.display), *[f"- {n}" for n in section.notes], "", PAPER_NOTE + "\n"]
@@ -527,10 +553,10 @@ def write_section(section: Section, provenance: str, to: Path) -> list[Path]:
         md += [f"## {title}\n", _markdown_table(table)]
     md += ["## Figures\n"] + [f"### {t}\n\n![{t}](figures/{p.name})\n" for t, p in files.items()]
     outputs = [to / f"{name}.md", to / f"{name}.csv", to / f"{name}.tex", to / f"{name}.html"]
-    outputs[0].write_text("\n".join(md))
-    section.numeric.to_csv(outputs[1], index=False)
-    outputs[2].write_text(latex_table(section.display, f"{name} suite. {PAPER_NOTE}"))
-    outputs[3].write_text(_html(section, provenance))
+    texts = ["\n".join(md), section.numeric.to_csv(index=False),
+             latex_table(section.display, f"{name} suite. {PAPER_NOTE}"), _html(section, provenance)]
+    for path, text in zip(outputs, texts):   # everything rendered first; each file replaced whole
+        atomic_write_bytes(path, text.encode())
     return outputs + list(files.values())
 
 
@@ -567,9 +593,17 @@ def _html(section: Section, provenance: str) -> str:
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
 
 
-def write_reports(out_dirs, to: Path) -> list[Path]:
+def default_reports_dir(out_dirs) -> Path:
+    """Without ``--to`` reports go beside the (first) run's results, never over a checkout's reports/."""
+    return Path(list(out_dirs)[0]) / "reports"
+
+
+def write_reports(out_dirs, to: Path | None = None) -> list[Path]:
     """Regenerate every suite's report found in the given run directories; return the files written."""
     frame = collect(out_dirs)
+    to = Path(to) if to is not None else default_reports_dir(out_dirs)
+    if to.exists() and not to.is_dir():
+        raise ValueError(f"--to {to} is an existing file; it must be a directory")
     published = load_published()
     written: list[Path] = []
     builders = {"video": video_section, "generative": generative_section}

@@ -14,7 +14,7 @@ def _out_dirs(args: argparse.Namespace) -> list[Path]:
 def cmd_report(args: argparse.Namespace) -> int:
     from benchmark.report import write_reports
 
-    for path in write_reports(_out_dirs(args), Path(args.to)):
+    for path in write_reports(_out_dirs(args), Path(args.to) if args.to else None):
         print(path)
     return 0
 
@@ -34,7 +34,8 @@ def register_report_commands(subparsers) -> None:
     report = subparsers.add_parser("report", help="regenerate tables and figures from the results store")
     report.add_argument("--out", action="append", default=None,
                         help=f"run directory; repeat for several (default: {DEFAULT_OUT})")
-    report.add_argument("--to", default="reports", help="where the reports go (default: reports)")
+    report.add_argument("--to", default=None,
+                        help="where the reports go (default: OUT/reports, beside the first run's results)")
     report.set_defaults(func=cmd_report)
 
     check = subparsers.add_parser("check", help="CI gate: fail on accuracy or speed regressions beyond noise")

@@ -8,12 +8,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import cv2
-from tqdm import tqdm
 
 from benchmark import decoding, plan, protocol, provenance
 from benchmark.cache import Cache, stable_hash
+from benchmark.progress import progress
 from benchmark.config import RunConfig
-from benchmark.data.datasets import DatasetSplit, open_split
+from benchmark.data.datasets import DatasetError, DatasetSplit, open_split
 from benchmark.data.video import VideoReadError, VideoSet
 from benchmark.registry import methods_of
 from benchmark.runner import Job, JobTask
@@ -47,10 +47,10 @@ def decode_all(data: DatasetSplit, workers: int) -> DatasetSplit:
     desc = f"decoding {data.name} split {data.split}"
     if workers > 1:
         with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
-            decoded = list(tqdm(pool.map(_decode_one, items, chunksize=8), total=len(items), desc=desc,
-                                unit="video", leave=False))
+            decoded = list(progress(pool.map(_decode_one, items, chunksize=8), total=len(items), desc=desc,
+                                    unit="video"))
     else:
-        decoded = [_decode_one(item) for item in tqdm(items, desc=desc, unit="video", leave=False)]
+        decoded = [_decode_one(item) for item in progress(items, desc=desc, unit="video")]
     errors = [err for err, _, _ in decoded]
     backend = decoding.backend_of(items[0][0].paths[items[0][1]]) if items else ""
     data = replace(data, decoding=decoding.summarise([(n, h) for err, n, h in decoded if not err], backend))
@@ -66,6 +66,18 @@ def decode_all(data: DatasetSplit, workers: int) -> DatasetSplit:
 
     unreadable = tuple(str(v.paths[i]) for v, i, _ in bad)
     return replace(data, train=keep(data.train), test=keep(data.test), missing=data.missing + unreadable)
+
+
+def require_videos(data: DatasetSplit) -> DatasetSplit:
+    """A split with no readable train or test video cannot be benchmarked: one clear line, before any job."""
+    for part, videos in (("train", data.train), ("test", data.test)):
+        if len(videos) == 0:
+            raise DatasetError(f"{data.root}: split {data.split} has no readable {part} video (all listed ones "
+                               f"are missing or cannot be decoded; see the warnings above)")
+        if part == "train" and len(set(videos.labels.tolist())) < 2:
+            raise DatasetError(f"{data.root}: split {data.split} has readable train videos of only "
+                               f"{len(set(videos.labels.tolist()))} class; a classifier needs at least 2")
+    return data
 
 
 def _identity(data: DatasetSplit | None, dataset: str) -> str:
@@ -96,7 +108,8 @@ def plan_tasks(config: RunConfig, cache: Cache) -> list[JobTask]:
         for split in splits:
             data = None
             if suite == "video":
-                data = decode_all(open_split(dataset, split, config.profile, cache, progress=True), config.workers)
+                data = require_videos(decode_all(open_split(dataset, split, config.profile, cache, progress=True),
+                                                 config.workers))
             for spec in specs:
                 version = plan.code_version(spec)
                 for seed in range(config.seeds):
@@ -151,7 +164,7 @@ def run(config: RunConfig, argv: list[str]) -> int:
             failed = 0
             executor = make_executor(config)
             try:
-                bar = tqdm(total=len(todo), desc="jobs", unit="job")
+                bar = progress(total=len(todo), desc="jobs", unit="job")
                 for task, result in executor.run(todo):
                     job = task.job
                     record = {"job_key": task.key, "suite": job.suite, "dataset": job.dataset,

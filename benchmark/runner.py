@@ -7,6 +7,8 @@ from __future__ import annotations
 import resource
 import sys
 import traceback
+import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,8 +93,32 @@ def _run_generative(task: JobTask, spec, ctx: MethodContext, timer: PhaseTimer) 
     return run_generative_job(spec, ctx, data, timer)
 
 
+def warnings_line(caught: list[warnings.WarningMessage], label: str) -> str | None:
+    """Library warnings of one job as one line (counts per category, the first message of each)."""
+    if not caught:
+        return None
+    counts = Counter(w.category.__name__ for w in caught)
+    first = {}
+    for w in caught:
+        first.setdefault(w.category.__name__, " ".join(str(w.message).split())[:120])
+    parts = [f"{name} x{n} ({first[name]})" for name, n in counts.most_common()]
+    return f"warning: {label}: {len(caught)} library warning(s): " + "; ".join(parts)
+
+
 def execute(task: JobTask) -> TaskResult:
-    """Run one job; any exception becomes a failed result with a one-line reason."""
+    """Run one job; any exception becomes a failed result with a one-line reason. Warnings raised by
+    libraries during the job (e.g. scikit-learn's ConvergenceWarning) are printed as one line."""
+    job = task.job
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _execute(task)
+    line = warnings_line(caught, f"job {job.method} (split {job.split}, seed {job.seed})")
+    if line:
+        print(line, file=sys.stderr)
+    return result
+
+
+def _execute(task: JobTask) -> TaskResult:
     from benchmark.registry import methods_of
     from benchmark.threads import pin_threads
 

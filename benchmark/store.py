@@ -7,6 +7,7 @@ migrations when the schema changes.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import sqlite3
@@ -49,25 +50,98 @@ class StoreBusyError(RuntimeError):
     """Another ``bench run`` holds this output directory."""
 
 
+class StoreError(ValueError):
+    """A results store that cannot be used (damaged, not a store, newer schema): one line naming the file."""
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def _text(value: Any) -> Any:
+    """SQLite wants valid UTF-8: a name with undecodable bytes (surrogate escapes) is stored escaped."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return value
+
+
+def _guarded(method):
+    """SQLite errors from a damaged file become one StoreError line that names the file."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot use the results store ({exc}); if it is damaged, "
+                             f"move it aside or use another --out") from None
+    return wrapper
+
+
+def check_out_dir(out_dir: Path | str) -> Path:
+    """An output directory argument must be (or become) a directory, never an existing file."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"{out}: --out names an existing file; it must be a directory")
+    return out
+
+
 class Store:
     def __init__(self, out_dir: Path | str, readonly: bool = False):
-        self.out_dir = Path(out_dir)
+        self.out_dir = check_out_dir(out_dir)
         self.path = self.out_dir / STORE_NAME
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(f"{self.path}: is a directory, not a results store")
+        if readonly and not self.path.is_file():
+            raise FileNotFoundError(f"no results store at {self.path}: run `bench run --out {out_dir}` first")
+        self.conn = None
+        try:
+            self._open(readonly)
+        except BaseException:
+            if self.conn is not None:
+                self.conn.close()
+            raise
+        self.conn.row_factory = sqlite3.Row
+
+    def _quick_check(self) -> None:
+        """A damaged (e.g. truncated) store is refused before anything reads or writes it."""
+        problems = [r[0] for r in self.conn.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise StoreError(f"{self.path}: the results store is damaged ({'; '.join(problems)[:200]}); "
+                             f"move it aside or use another --out")
+
+    @_guarded
+    def _open(self, readonly: bool) -> None:
         if readonly:
-            if not self.path.is_file():
-                raise FileNotFoundError(f"no results store at {self.path}: run `bench run --out {out_dir}` first")
             self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            self._quick_check()
+            version = self.schema_version()
+            if version == 0:
+                raise StoreError(f"{self.path}: not a bench results store (no schema version; empty or foreign)")
+            self._check_version(version)
         else:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=30)
+            if self.path.stat().st_size:
+                self._quick_check()
+            if self.path.stat().st_size and self.schema_version() == 0 and self._tables():
+                raise StoreError(f"{self.path}: an SQLite file that is not a bench results store; "
+                                 f"move it aside or use another --out")
+            self._check_version(self.schema_version())   # before anything writes to it
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-        self.conn.row_factory = sqlite3.Row
+
+    def _tables(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has schema {version}, newer than this bench ({SCHEMA_VERSION}): "
+                             f"upgrade bench")
+        missing = {"runs", "jobs", "rows", "predictions"} - set(self._tables()) if version else set()
+        if missing:
+            raise StoreError(f"{self.path}: schema {version} but no table {', '.join(sorted(missing))}; "
+                             f"the results store is damaged: move it aside or use another --out")
 
     def close(self) -> None:
         self.conn.close()
@@ -75,14 +149,18 @@ class Store:
     def schema_version(self) -> int:
         try:
             row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        except sqlite3.OperationalError:
-            return 0
-        return int(row[0]) if row else 0
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return 0
+            raise
+        try:
+            return int(row[0]) if row else 0
+        except (TypeError, ValueError):
+            raise StoreError(f"{self.path}: schema_version {row[0]!r} is not a number") from None
 
     def _migrate(self) -> None:
         version = self.schema_version()
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path} has schema {version}, newer than this bench ({SCHEMA_VERSION}): upgrade bench")
+        self._check_version(version)
         while version < SCHEMA_VERSION:
             with self.conn:
                 for statement in MIGRATIONS[version].split(";"):
@@ -92,22 +170,25 @@ class Store:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(version),))
 
     # --- runs -----------------------------------------------------------------------------
+    @_guarded
     def start_run(self, command: str, config: dict, provenance: dict, started: str) -> int:
         with self.conn:
             cur = self.conn.execute(
                 "INSERT INTO runs (started, command, config, provenance) VALUES (?, ?, ?, ?)",
-                (started, command, _json(config), _json(provenance)))
+                (started, _text(command), _json(config), _json(provenance)))
         return int(cur.lastrowid)
 
     def finish_run(self, run_id: int, finished: str) -> None:
         with self.conn:
             self.conn.execute("UPDATE runs SET finished=? WHERE run_id=?", (finished, run_id))
 
+    @_guarded
     def last_run_config(self) -> dict | None:
         row = self.conn.execute("SELECT config FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
         return json.loads(row[0]) if row else None
 
     # --- jobs -----------------------------------------------------------------------------
+    @_guarded
     def job_status(self, job_key: str) -> str | None:
         row = self.conn.execute("SELECT status FROM jobs WHERE job_key=?", (job_key,)).fetchone()
         return row[0] if row else None
@@ -124,19 +205,21 @@ class Store:
             self.conn.execute("DELETE FROM predictions WHERE job_key=?", (key,))
             self.conn.execute(
                 "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (key, run_id, job["suite"], job["dataset"], job["split"], job["method"], job["profile"],
-                 job["seed"], job["device"], _json(job.get("params", {})), job["code_version"], status, error,
+                (key, run_id, job["suite"], _text(job["dataset"]), job["split"], job["method"], job["profile"],
+                 job["seed"], job["device"], _json(job.get("params", {})), job["code_version"], status,
+                 _text(error),
                  _json(outcome.timings if outcome else {}), _json(outcome.costs if outcome else {}),
                  _json(outcome.artefacts if outcome else []), _json(provenance), started, finished, attempts))
             for row in (outcome.rows if outcome else []):
                 self.conn.execute("INSERT INTO rows VALUES (?,?,?)", (key, row.variant, _json(row.metrics)))
                 self.conn.executemany(
                     "INSERT INTO predictions VALUES (?,?,?,?,?,?,?,?)",
-                    [(key, row.variant, i, p.get("item"), p.get("group"), p.get("label"), p.get("pred"),
+                    [(key, row.variant, i, _text(p.get("item")), p.get("group"), p.get("label"), p.get("pred"),
                       _json({k: v for k, v in p.items() if k not in ("item", "group", "label", "pred")}))
                      for i, p in enumerate(row.predictions)])
 
     # --- reading --------------------------------------------------------------------------
+    @_guarded
     def results(self, include_failed: bool = True, history: bool = False) -> pd.DataFrame:
         """Tidy rows: one per (method[/variant], dataset, split, seed), metrics and timings as columns.
 
@@ -182,6 +265,7 @@ class Store:
                 records.append({**base, "method": name, "variant": variant, **metrics, **extra})
         return pd.DataFrame.from_records(records)
 
+    @_guarded
     def predictions(self, job_key: str, variant: str = "") -> pd.DataFrame:
         rows = self.conn.execute(
             "SELECT idx, item, grp, label, pred, payload FROM predictions WHERE job_key=? AND variant=? ORDER BY idx",

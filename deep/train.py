@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from benchmark.cache import atomic_write, stable_hash
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext, Scores
+from benchmark.progress import progress
 
 RGB_MEAN, RGB_STD = 0.45, 0.225
 
@@ -109,9 +110,21 @@ class ClipSource:
         if preload:
             for i in range(len(videos)):
                 self._store[i] = self._load(i)
+        # videos with nothing to cut a clip from (a one-frame video has no optical flow): never trained on,
+        # scored uniformly and reported per video
+        self.unscorable: dict[int, str] = {}
+        for i in range(len(videos)):
+            if (len(self._store[i]) if preload else self._length(i)) == 0:
+                self.unscorable[i] = f"too few frames for {spec.modality} clips"
+        self.usable = np.array([i for i in range(len(videos)) if i not in self.unscorable], dtype=int)
 
     def __len__(self) -> int:
         return len(self.videos)
+
+    def _length(self, i: int) -> int:
+        if self.spec.modality == "rgb":
+            return len(self.videos.frames(i))
+        return len(self.videos.flow(i, self.spec.flow_algorithm))
 
     def _load(self, i: int) -> np.ndarray:
         """(T, H, W, C) uint8: RGB frames, or flow quantised to ±20 px as the two-stream tools store it."""
@@ -121,6 +134,8 @@ class ClipSource:
             video = self.videos.frames(i)
         else:
             video = quantise(self.videos.flow(i, self.spec.flow_algorithm))
+        if len(video) == 0:
+            return video
         if self.spec.short_side is not None and min(video.shape[1:3]) != self.spec.short_side:
             h, w = video.shape[1:3]
             scale = self.spec.short_side / min(h, w)
@@ -189,7 +204,13 @@ def batch_indices(n_videos: int, batch_size: int, step: int, seed: int) -> np.nd
 
 
 def train_batch(source: ClipSource, batch_size: int, step: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    idx = batch_indices(len(source), batch_size, step, seed)
+    usable = getattr(source, "usable", None)
+    if usable is None or len(usable) == len(source):
+        idx = batch_indices(len(source), batch_size, step, seed)
+    elif len(usable) == 0:
+        raise ValueError(f"no training video is long enough for {source.spec.modality} clips")
+    else:
+        idx = usable[batch_indices(len(usable), batch_size, step, seed)]
     rng = np.random.default_rng([seed, step, 1])
     clips = np.stack([source.train_clip(int(i), rng) for i in idx])
     return clips, source.videos.labels[idx].astype(np.int64)
@@ -337,7 +358,7 @@ def train_model(
     # release the GIL); a batch is a pure function of (seed, step), so this changes no result.
     with ThreadPoolExecutor(max_workers=1) as prefetch:
         pending = prefetch.submit(train_batch, source, cfg.batch_size, start, seed) if start < cfg.steps else None
-        for step in range(start, cfg.steps):
+        for step in progress(range(start, cfg.steps), desc=f"training {type(model).__name__}", unit="step"):
             wait_start = time.perf_counter()
             clips, labels = pending.result()
             waited += time.perf_counter() - wait_start
@@ -387,19 +408,31 @@ def predict_clips(model: nn.Module, source: ClipSource, n_clips: int, *, device:
     """Per video, the softmax of each of its ``n_clips`` test clips: list of (n_clips, n_classes)."""
     model.eval()
     per_batch = max(1, batch_size // n_clips)
-    out: list[np.ndarray] = []
-    for first in range(0, len(source), per_batch):
-        videos = range(first, min(len(source), first + per_batch))
+    unscorable = getattr(source, "unscorable", {})
+    scorable = [i for i in range(len(source)) if i not in unscorable]
+    out: dict[int, np.ndarray] = {}
+    for first in progress(range(0, len(scorable), per_batch), desc=f"evaluating {type(model).__name__}",
+                          unit="batch"):
+        videos = scorable[first:first + per_batch]
         x = torch.from_numpy(np.concatenate([source.test_clips(i, n_clips) for i in videos])).to(device)
         with autocast(device):
             probs = clip_probs(model(x).float()).cpu().numpy().astype(np.float64)
-        out.extend(probs.reshape(len(videos), n_clips, -1))
-    return out
+        out.update(zip(videos, probs.reshape(len(videos), n_clips, -1)))
+    if unscorable:
+        n_classes = next(iter(out.values())).shape[-1] if out else _n_outputs(model)
+        for i in unscorable:
+            out[i] = np.full((n_clips, n_classes), 1.0 / n_classes)
+    return [out[i] for i in range(len(source))]
 
 
-def scores_from_clips(clips: list[np.ndarray]) -> Scores:
+def _n_outputs(model: nn.Module) -> int:
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    return last.out_features
+
+
+def scores_from_clips(clips: list[np.ndarray], unscorable: dict[int, str] | None = None) -> Scores:
     """Video score = mean of its clips' softmax (rows still sum to 1)."""
-    return Scores(video=np.stack([c.mean(axis=0) for c in clips]), clips=clips)
+    return Scores(video=np.stack([c.mean(axis=0) for c in clips]), clips=clips, unscorable=dict(unscorable or {}))
 
 
 # ----------------------------------------------------------------------------- the video method
@@ -438,10 +471,12 @@ class ClipClassifier:
         clips = predict_clips(self.model_, source, self.train.test_clips, device=self.ctx.device,
                               batch_size=self.train.eval_batch)
         self.n_test_clips_ = len(test) * self.train.test_clips
+        self.unscorable_ = dict(source.unscorable)
         return clips
 
     def predict_scores(self, test: VideoSet) -> dict[str, Scores]:
-        return {self.variant: scores_from_clips(self.predict_clips(test))}
+        clips = self.predict_clips(test)
+        return {self.variant: scores_from_clips(clips, self.unscorable_)}
 
     def costs(self) -> dict:
         from deep.flops import model_costs

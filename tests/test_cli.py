@@ -95,3 +95,60 @@ def test_list_costs_paper_profile_counts_c3d_as_published():
     c3d = next(line.split() for line in stdout.splitlines() if line.strip().startswith("c3d"))
     assert abs(float(c3d[1]) - 78.4) / 78.4 < 0.01          # M parameters
     assert abs(float(c3d[2]) / 2 - 38.5) / 38.5 < 0.01      # G multiply-adds per 3x16x112x112 view
+
+
+def test_run_summary_has_a_dataset_column(smoke_run):
+    _, stdout = smoke_run
+    header = next(line for line in stdout.splitlines() if "video_hit1" in line)
+    assert header.split()[:2] == ["dataset", "method"] and "n_tied_top" in header
+
+
+def test_help_is_a_description_and_datasets_are_readable():
+    code, stdout, _ = bench("list", "datasets")
+    assert code == 0 and "ImageSource(" not in stdout and "scikit-learn 8x8 digits" in stdout
+    with pytest.raises(SystemExit):
+        bench("--help")
+    import benchmark.cli as cli_module
+
+    help_text = cli_module.build_parser().format_help()
+    assert "``" not in help_text and "Benchmark classical computer vision" in help_text
+
+
+def test_repeated_method_names_plan_one_job(monkeypatch, tmp_path):
+    from benchmark import run as run_module
+
+    seen = {}
+
+    def fake_run(config, argv):
+        seen["methods"] = config.methods
+        raise SystemExit(0)
+    monkeypatch.setattr(run_module, "run", fake_run)
+    with pytest.raises(SystemExit):
+        bench("run", "--methods", "feature-histograms,feature-histograms", "--out", str(tmp_path))
+    assert seen["methods"] == ("feature-histograms",)
+
+
+def test_library_warnings_of_a_job_become_one_line(capsys):
+    import warnings
+
+    from benchmark.runner import warnings_line
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from sklearn.exceptions import ConvergenceWarning
+
+        for i in range(30):
+            warnings.warn(f"lbfgs failed to converge (iteration {i})", ConvergenceWarning)
+        warnings.warn("something else", UserWarning)
+    line = warnings_line(caught, "job x (split 1, seed 0)")
+    assert line == ("warning: job x (split 1, seed 0): 31 library warning(s): ConvergenceWarning x30 "
+                    "(lbfgs failed to converge (iteration 0)); UserWarning x1 (something else)")
+    assert warnings_line([], "job x") is None
+
+
+def test_progress_bars_are_silent_when_stderr_is_not_a_terminal(capsys):
+    from benchmark.progress import progress
+
+    for _ in progress(range(1000), desc="extracting", unit="video"):
+        pass
+    assert capsys.readouterr().err == ""

@@ -93,7 +93,7 @@ def log_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def executor(log_dir):
-    executor = DaskExecutor(None, workers=2, retries=2, run_task=make_run_task(str(log_dir)))
+    executor = DaskExecutor(None, workers=2, retries=2, run_task=make_run_task(str(log_dir)), no_worker_timeout=30)
     yield executor
     executor.close()
 
@@ -169,3 +169,63 @@ def test_gpu_jobs_ask_for_the_gpu_resource(log_dir):
             assert result.status == "done"
         finally:
             executor.close()
+
+
+# --- every wait is bounded ----------------------------------------------------------------------
+
+@pytest.mark.timeout(60)
+def test_no_worker_alive_fails_the_waiting_jobs_within_the_bound(log_dir):
+    # The case that once hung CI for 46 minutes: jobs in flight, every worker gone, nothing restarting one.
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty:
+        executor = DaskExecutor(empty.scheduler_address, run_task=make_run_task(str(log_dir)),
+                                no_worker_timeout=2.0, poll_s=0.2)
+        try:
+            started = time.monotonic()
+            results = {t.job.method: r for t, r in executor.run([fake_task("orphan-1"), fake_task("orphan-2")])}
+            took = time.monotonic() - started
+        finally:
+            executor.close()
+    assert set(results) == {"orphan-1", "orphan-2"}
+    for result in results.values():
+        assert result.status == "failed"
+        assert "no Dask worker alive for 2 s" in result.error and "\n" not in result.error
+    assert 2.0 <= took < 20, took
+
+
+@pytest.mark.timeout(90)
+def test_a_worker_that_leaves_mid_job_and_never_returns_ends_the_run(log_dir):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        executor = DaskExecutor(cluster.scheduler_address, run_task=make_run_task(str(log_dir)),
+                                no_worker_timeout=2.0, poll_s=0.2)
+        try:
+            def retire_soon():
+                time.sleep(1.0)
+                cluster.scale(0)   # the only worker goes away while the job runs; none comes back
+
+            import threading
+
+            threading.Thread(target=retire_soon, daemon=True).start()
+            started = time.monotonic()
+            [(task, result)] = list(executor.run([fake_task("sleep-10")]))
+            took = time.monotonic() - started
+        finally:
+            executor.close()
+    assert result.status == "failed"
+    assert "no Dask worker alive" in result.error or "worker died" in result.error, result.error
+    assert took < 9, took                      # before the 10 s job would have finished
+
+
+@pytest.mark.timeout(60)
+def test_a_job_over_its_time_limit_is_cancelled_and_fails(executor, log_dir):
+    executor.job_timeout = 1.0
+    try:
+        started = time.monotonic()
+        [(task, result)] = list(executor.run([fake_task("sleep-20")]))
+    finally:
+        executor.job_timeout = None
+    assert result.status == "failed" and "1 s job timeout" in result.error
+    assert time.monotonic() - started < 10

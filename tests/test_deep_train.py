@@ -85,3 +85,42 @@ def test_test_clips_are_uniformly_spaced_and_flow_is_quantised_and_centred(tmp_p
     np.testing.assert_allclose(clip.mean(axis=(2, 3)), 0.0, atol=1e-4)          # mean flow subtracted
     assert np.abs(clip).max() <= 2 * FLOW_BOUND
     assert flow.video(2).dtype == np.uint8                     # stored quantised, as the usual tools do
+
+
+def test_a_one_frame_video_is_reported_unscorable_by_the_flow_stream_not_a_failed_job(tmp_path):
+    from dataclasses import replace
+
+    from deep.train import ClipSpec, predict_clips, scores_from_clips, train_batch
+    from test_deep_models import N_CLASSES
+
+    (tmp_path / "long").mkdir()
+    (tmp_path / "short").mkdir()
+    long = write_videos(tmp_path / "long", n_per_class=1)
+    short = write_videos(tmp_path / "short", n_per_class=1, frames=1)      # one frame: no optical flow
+    videos = replace(long, paths=long.paths + short.paths[:1], labels=np.append(long.labels, short.labels[0]),
+                     groups=np.arange(len(long.paths) + 1))
+    spec = ClipSpec(frames=4, size=24, modality="flow")
+    source = ClipSource(videos, spec)
+    last = len(videos) - 1
+    assert source.unscorable == {last: "too few frames for flow clips"}
+    assert last not in set(source.usable.tolist())
+    for step in range(5):   # every epoch visits every usable video; the empty one would fail train_clip
+        _, labels = train_batch(source, 4, step, seed=0)
+        assert len(labels) == 4
+    clips = predict_clips(_flow_net(N_CLASSES), source, n_clips=2)
+    assert len(clips) == len(videos)
+    np.testing.assert_allclose(clips[last], 1.0 / N_CLASSES)
+    scores = scores_from_clips(clips, source.unscorable)
+    from benchmark.metrics import video_metrics, video_predictions
+
+    metrics = video_metrics(scores, videos.labels, N_CLASSES)
+    assert metrics["n_unscorable"] == 1 and metrics["n_tied_top"] >= 1
+    rows = video_predictions(scores, videos.labels, [p.name for p in videos.paths], videos.groups)
+    assert rows[last]["unscorable"] == "too few frames for flow clips" and rows[last]["tied_top"] is True
+    assert all("unscorable" not in r for r in rows[:last])
+
+
+def _flow_net(n_classes: int) -> torch.nn.Module:
+    """A tiny net over (B, 2, T, H, W) flow clips."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(n_classes))

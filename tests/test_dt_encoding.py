@@ -240,3 +240,30 @@ def test_features_cli_writes_the_text_format(tmp_path, tiny_videos):
     assert rows.shape[1] == 436 and len(rows) > 0
     missing = parser.parse_args(["features", "dt", str(tmp_path / "nope.avi")])
     assert missing.func(missing) == 2
+
+
+def test_fisher_vectors_on_too_few_descriptors_say_so():
+    from baselines.video.encoding import FisherVector
+
+    few = [np.random.default_rng(0).random((7, 96)).astype(np.float32) for _ in range(6)]   # 42 < 48 dims
+    with pytest.raises(ValueError, match=r"give 42 descriptors, fewer than the 48 PCA dimensions"):
+        FisherVector(n_components=4, random_state=0).fit(few)
+
+
+def test_a_video_without_trajectories_is_reported_not_scored_by_the_svm_bias(tmp_path, tiny_videos):
+    from benchmark.metrics import video_metrics, video_predictions
+
+    train, test = tiny_videos
+    flat = tmp_path / "flat.avi"
+    write_avi(flat, np.full((20, 48, 64), 128, np.uint8))           # nothing to track
+    mixed = VideoSet(paths=(test.paths[0], flat), labels=np.array([test.labels[0], 1]), groups=np.array([0, 1]),
+                     class_names=test.class_names, cache=test.cache)
+    method = DT_METHODS["dt-bow-svm"].build(MethodContext(profile="smoke", seed=0, device="cpu", n_classes=2))
+    method.fit(train)
+    for variant, scores in method.predict_scores(mixed).items():
+        assert scores.unscorable == {1: "no trajectories"}, variant
+        np.testing.assert_allclose(scores.video[1], [0.5, 0.5])
+        metrics = video_metrics(scores, mixed.labels, 2)
+        assert metrics["n_unscorable"] == 1 and metrics["n_tied_top"] >= 1
+        rows = video_predictions(scores, mixed.labels, ["a", "flat"], mixed.groups)
+        assert rows[1]["unscorable"] == "no trajectories" and rows[1]["tied_top"]

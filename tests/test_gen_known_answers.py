@@ -42,6 +42,7 @@ def _sample_markov(table: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("gated", [True, False])
 def test_pixelcnn_nll_approaches_the_true_entropy_from_above(gated):
     table = _markov_table(0)

@@ -134,6 +134,7 @@ def test_kill_9_then_rerun_gives_the_uninterrupted_results(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # seven smoke-suite runs
 def test_kill_9_repeatedly_during_the_whole_smoke_suite(tmp_path):
     log = kill_and_resume(tmp_path, n_points=6, seed=11, extra=[], chained=True)
     assert sum(p["killed"] for p in log) >= 4, log
@@ -141,6 +142,7 @@ def test_kill_9_repeatedly_during_the_whole_smoke_suite(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_kill_9_of_a_dask_run_then_rerun(tmp_path):
     log = kill_and_resume(tmp_path, n_points=2, seed=5, extra=["--methods", "feature-histograms",
                                                                "--executor", "dask"])

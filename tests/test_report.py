@@ -184,3 +184,47 @@ def test_runs_from_several_directories_and_seeds_are_pooled(tmp_path):
     assert row["runs"] == 2
     assert row["video_hit1"] == pytest.approx(0.6)
     assert row["video_hit1_low"] < 0.6 < row["video_hit1_high"]
+
+
+def test_report_goes_beside_the_results_by_default_and_empty_cells_are_blank(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchmark.report import _markdown_table, latex_table
+
+    png = tmp_path / "pixelcnn-samples.png"
+    plt.imsave(png, np.random.default_rng(0).random((8, 8)))
+    _fake_store(tmp_path / "run", png)
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--out", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "reports" / "video.md").is_file()
+    assert not (tmp_path / "reports").exists()           # never the checkout's committed reports/
+    frame = pd.DataFrame({"a": [1.5, np.nan], "b": ["x", None]}, dtype=object)   # pandas 3 kept NaN in astype(str)
+    assert _markdown_table(frame).splitlines()[-1] == "|  |  |"
+    assert "nan" not in latex_table(frame, "c").lower().replace("\\begin", "")
+
+
+def test_one_out_dir_with_rows_of_two_datasets_reports_blank_cells(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    png = tmp_path / "pixelcnn-samples.png"
+    plt.imsave(png, np.random.default_rng(0).random((8, 8)))
+    _fake_store(tmp_path / "run", png)
+    store = Store(tmp_path / "run")                   # a second dataset in the same --out, fewer metrics
+    run_id = store.start_run("bench run (test)", {}, {}, "2026-01-02T00:00:00+00:00")
+    preds = [{"item": f"A/v{i}.avi", "group": i, "label": i % 2, "pred": 0, "scores": [0.6, 0.4]} for i in range(4)]
+    store.record(run_id, {"job_key": "other", "suite": "video", "dataset": "other", "split": 1,
+                          "method": "feature-histograms", "profile": "smoke", "seed": 0, "device": "cpu",
+                          "code_version": "t"}, "done",
+                 JobOutcome([RowResult("", {"video_hit1": 0.5, "n_videos": 4}, preds)], {"train_s": 1.0}, {}),
+                 None, {}, "t0", "t1")
+    store.close()
+    assert main(["report", "--out", str(tmp_path / "run"), "--to", str(tmp_path / "r")]) == 0
+    video = (tmp_path / "r" / "video.md").read_text()
+    line = next(l for l in video.splitlines() if l.startswith("| other | feature-histograms |"))
+    assert "nan" not in line.lower() and "| |" in line.replace("|  |", "| |")

@@ -1,6 +1,7 @@
 """Split readers on the real UCF101 / HMDB51 split files (skipped when ../shared/data is absent)."""
 from __future__ import annotations
 
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -106,3 +107,54 @@ def test_generic_layout_bad_lines_name_file_and_line(tmp_path, train, message):
     with pytest.raises(SplitFileError, match=message) as info:
         read_ucf_layout(lists, 1)
     assert "trainlist01.txt:1" in str(info.value)
+
+
+# --- what the readers accept and what they warn about ---------------------------------------------
+
+def _ucf_folder(root: Path, class_ind: bytes, train: bytes, test: bytes) -> Path:
+    lists = root / "ucfTrainTestlist"
+    lists.mkdir(parents=True)
+    (lists / "classInd.txt").write_bytes(class_ind)
+    (lists / "trainlist01.txt").write_bytes(train)
+    (lists / "testlist01.txt").write_bytes(test)
+    return lists
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    bom = b"\xef\xbb\xbf"
+    lists = _ucf_folder(tmp_path, bom + b"1 Red\r\n2 Blue\r\n", bom + b"Red/a.avi 1\r\nBlue/b.avi 2\r\n",
+                        bom + b"Red/c.avi\r\n")
+    split = read_ucf_layout(lists, 1)
+    assert split.class_names == ("Red", "Blue")
+    assert [e.relpath for e in split.train] == ["Red/a.avi", "Blue/b.avi"] and split.test[0].relpath == "Red/c.avi"
+
+
+def test_a_file_name_that_is_not_utf8_finds_its_file(tmp_path, capsys):
+    from benchmark.data.datasets import open_split
+
+    name = b"Red/v_caf\xe9_g01_c01.avi"                       # Latin-1 on disk, as old archives have it
+    _ucf_folder(tmp_path / "ds", b"1 Red\n2 Blue\n", name + b" 1\nBlue/b.avi 2\n", b"Red/c.avi\n")
+    for rel in (name, b"Blue/b.avi", b"Red/c.avi"):
+        path = os.fsencode(tmp_path / "ds") + b"/" + rel
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "wb").close()
+    data = open_split(str(tmp_path / "ds"), 1, "smoke")
+    assert data.missing == () and len(data.train) == 2
+    assert os.fsencode(data.train.paths[0]).endswith(name)
+    assert "missing" not in capsys.readouterr().err
+
+
+def test_a_video_in_train_and_test_is_warned_about(tmp_path, capsys):
+    from benchmark.data.datasets import open_split
+
+    _ucf_folder(tmp_path / "ds", b"1 Red\n2 Blue\n", b"Red/a.avi 1\nBlue/b.avi 2\n", b"Red/a.avi\nBlue/c.avi\n")
+    open_split(str(tmp_path / "ds"), 1, "smoke")
+    err = capsys.readouterr().err
+    assert "warning: 1 videos of" in err and "listed for training and for testing: Red/a.avi" in err
+
+
+def test_a_path_that_leaves_its_class_folder_is_refused(tmp_path):
+    lists = _ucf_folder(tmp_path, b"1 Bowling\n2 IceDancing\n",
+                        b"Bowling/../IceDancing/v_IceDancing_g03_c01.avi 1\n", b"Bowling/x.avi\n")
+    with pytest.raises(SplitFileError, match=r"trainlist01.txt:1: .* inside its class folder"):
+        read_ucf_layout(lists, 1)

@@ -33,8 +33,10 @@ def test_store_newer_than_code_is_refused(tmp_path):
     conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),))
     conn.commit()
     conn.close()
-    with pytest.raises(RuntimeError, match="newer than this bench"):
+    with pytest.raises(store_module.StoreError, match="newer than this bench"):
         Store(tmp_path)
+    with pytest.raises(store_module.StoreError, match="newer than this bench"):
+        Store(tmp_path, readonly=True)
 
 
 def test_migrations_cover_every_version():
@@ -90,4 +92,16 @@ def test_latest_attempt_hides_superseded_configs(tmp_path):
     store.record(run, _job("new"), "done", _outcome(0.7), None, {}, "t2", "t3")
     assert list(store.results()["status"]) == ["done"]
     assert sorted(store.results(history=True)["status"]) == ["done", "failed"]
+    store.close()
+
+
+def test_names_with_undecodable_bytes_are_stored_escaped(tmp_path):
+    store = Store(tmp_path)
+    run = store.start_run("bench run --dataset caf\udce9", {}, {}, "t0")
+    outcome = _outcome(0.5)
+    outcome.rows[0].predictions[0]["item"] = "v_caf\udce9.avi"    # a Latin-1 file name, surrogate-escaped
+    store.record(run, {**_job(), "dataset": "caf\udce9"}, "done", outcome, "err \udce9", {}, "t0", "t1")
+    frame = store.results()
+    assert frame.iloc[0]["dataset"] == "caf\\xe9"
+    assert store.predictions(frame.iloc[0]["job_key"]).iloc[0]["item"] == "v_caf\\xe9.avi"
     store.close()

@@ -90,6 +90,9 @@ class FisherVector(TransformerMixin, BaseEstimator):
     def fit(self, X: Sequence[np.ndarray], y=None) -> "FisherVector":
         sample = sample_descriptors(X, self.max_descriptors, self.random_state)
         dims = max(1, int(round(sample.shape[1] * self.pca_fraction)))
+        if len(sample) < dims:
+            raise ValueError(f"Fisher vectors: the training videos give {len(sample)} descriptors, fewer than the "
+                             f"{dims} PCA dimensions; the set is too small (or its videos too short) for this encoding")
         self.pca_ = PCA(n_components=dims, random_state=self.random_state).fit(sample)
         reduced = self.pca_.transform(sample)
         k = min(self.n_components, len(sample))

@@ -14,10 +14,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from tqdm import tqdm
 
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext, MethodSpec, Scores
+from benchmark.progress import progress
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class FeatureHistogramMethod(ClassifierMixin, BaseEstimator):
 
     def _frames(self, videos: VideoSet, desc: str) -> tuple[list[np.ndarray], np.ndarray]:
         frames, owner = [], []
-        for i in tqdm(range(len(videos)), desc=desc, unit="video", leave=False):
+        for i in progress(range(len(videos)), desc=desc, unit="video"):
             clip = videos.frames(i)
             for t in sample_indices(len(clip), self.params.frames_per_video):
                 frames.append(clip[t])

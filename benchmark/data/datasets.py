@@ -14,7 +14,7 @@ import numpy as np
 
 from benchmark.cache import Cache
 from benchmark.data import synthetic
-from benchmark.data.splits import _GROUP, Split, read_hmdb51, read_ucf_layout
+from benchmark.data.splits import _GROUP, Split, overlap, read_hmdb51, read_ucf_layout
 from benchmark.data.video import FrameSpec, VideoSet
 
 EMBEDDED = "synthetic-actions"
@@ -72,6 +72,10 @@ def open_split(name_or_path: str, split: int, profile: str, cache: Cache | None 
     cache = cache or Cache()
     name, root = resolve_root(name_or_path, profile, cache, progress)
     lists = _read_split(root, split)
+    both = overlap(lists)
+    if both:
+        print(f"warning: {len(both)} videos of {root} split {split} are listed for training and for testing: "
+              f"{', '.join(both[:3])}{' ...' if len(both) > 3 else ''}", file=sys.stderr)
     spec = FrameSpec() if name == EMBEDDED else PROFILES[profile].real_frames
 
     missing: list[str] = []

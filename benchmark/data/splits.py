@@ -30,23 +30,56 @@ class Split:
 
 
 def _lines(path: Path) -> list[tuple[int, str]]:
+    """Non-blank lines with their 1-based numbers. A UTF-8 byte-order mark is dropped; bytes that are
+    not UTF-8 are kept as surrogate escapes, so a file name in another encoding still finds its file."""
     if not path.is_file():
         raise SplitFileError(f"{path}: split file not found")
-    text = path.read_bytes().decode("utf-8", errors="replace")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SplitFileError(f"{path}: cannot read the split file ({exc.strerror or exc})") from None
+    text = data.decode("utf-8-sig", errors="surrogateescape")
     return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdecimal()
+
+
 def read_class_index(path: Path) -> tuple[str, ...]:
-    """classInd.txt: '1 ApplyEyeMakeup' per line, 1-based and contiguous."""
+    """classInd.txt: '1 ApplyEyeMakeup' per line, 1-based and contiguous, each id and name once."""
     names: dict[int, str] = {}
+    line_of: dict[str, int] = {}
     for n, line in _lines(path):
         parts = line.split()
-        if len(parts) != 2 or not parts[0].isdecimal():
+        if len(parts) != 2 or not _ascii_digits(parts[0]):
             raise SplitFileError(f"{path}:{n}: expected '<index> <ClassName>', got {line!r}")
-        names[int(parts[0])] = parts[1]
+        index, name = int(parts[0]), parts[1]
+        if index in names:
+            raise SplitFileError(f"{path}:{n}: class index {index} given twice ({names[index]!r} and {name!r})")
+        if name in line_of:
+            raise SplitFileError(f"{path}:{n}: class {name!r} listed twice (also on line {line_of[name]})")
+        if "/" in name or "\\" in name or name in (".", ".."):
+            raise SplitFileError(f"{path}:{n}: class name {name!r} cannot be a folder name")
+        names[index] = name
+        line_of[name] = n
+    if not names:
+        raise SplitFileError(f"{path}: no classes (the file is empty)")
     if sorted(names) != list(range(1, len(names) + 1)):
         raise SplitFileError(f"{path}: class indices are not 1..{len(names)}")
     return tuple(names[i] for i in range(1, len(names) + 1))
+
+
+def _video_path(path: Path, n: int, raw: str) -> tuple[str, str]:
+    """('<Class>/<...>/<video>', '<Class>') of a split line's path; it must stay inside its class folder."""
+    relpath = raw.replace("\\", "/")
+    parts = relpath.split("/")
+    if "\x00" in relpath:
+        raise SplitFileError(f"{path}:{n}: {raw!r} holds a NUL byte")
+    if relpath.startswith("/") or len(parts) < 2 or any(p in ("", ".", "..") for p in parts):
+        raise SplitFileError(f"{path}:{n}: {raw!r} must be '<Class>/<video>' inside its class folder "
+                             f"(no absolute path, no '.' or '..', no empty part)")
+    return relpath, parts[0]
 
 
 def _group_of(relpath: str, fallback: int) -> int:
@@ -58,14 +91,15 @@ def _ucf_entries(path: Path, class_names: tuple[str, ...], labelled: bool) -> li
     index = {name: i for i, name in enumerate(class_names)}
     entries = []
     for n, line in _lines(path):
-        parts = line.replace("\\", "/").split()
-        relpath = parts[0]
-        folder = relpath.split("/")[0] if "/" in relpath else None
+        parts = line.split()
+        if "/" not in parts[0] and "\\" not in parts[0]:
+            raise SplitFileError(f"{path}:{n}: {parts[0]!r} is not under a class folder named in classInd.txt")
+        relpath, folder = _video_path(path, n, parts[0])
         if folder not in index:  # the class comes from the folder, never from the file name
             raise SplitFileError(f"{path}:{n}: {relpath!r} is not under a class folder named in classInd.txt")
         label = index[folder]
         if labelled:
-            if len(parts) != 2 or not parts[1].isdecimal():
+            if len(parts) != 2 or not _ascii_digits(parts[1]):
                 raise SplitFileError(f"{path}:{n}: expected '<Class>/<video> <label>', got {line!r}")
             if int(parts[1]) - 1 != label:
                 raise SplitFileError(f"{path}:{n}: label {parts[1]} disagrees with folder {folder!r}")
@@ -95,6 +129,12 @@ def read_ucf_layout(lists_dir: Path, split: int, check_official_counts: bool | N
     return Split(class_names, tuple(train), tuple(test))
 
 
+def overlap(split: Split) -> list[str]:
+    """Videos listed both for training and for testing (a leak the user should hear about)."""
+    test = {e.relpath for e in split.test}
+    return sorted({e.relpath for e in split.train if e.relpath in test})
+
+
 def read_hmdb51(lists_dir: Path, split: int, check_official_counts: bool | None = None) -> Split:
     """HMDB51's original files: '<class>_test_split<k>.txt' with lines '<video>.avi <0|1|2>'.
 
@@ -113,6 +153,8 @@ def read_hmdb51(lists_dir: Path, split: int, check_official_counts: bool | None 
             parts = line.split()
             if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
                 raise SplitFileError(f"{path}:{n}: expected '<video>.avi <0|1|2>', got {line!r}")
+            if "/" in parts[0] or "\\" in parts[0] or "\x00" in parts[0] or parts[0] in (".", ".."):
+                raise SplitFileError(f"{path}:{n}: {parts[0]!r} must be a file name inside the class folder")
             entry = VideoEntry(f"{name}/{parts[0]}", label, group=len(train) + len(test))
             if parts[1] == "1":
                 train.append(entry)

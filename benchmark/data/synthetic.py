@@ -19,7 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
+from benchmark.progress import progress as progress_bar
 
 GENERATOR_VERSION = 3
 
@@ -228,8 +228,8 @@ def ensure_dataset(params: SyntheticParams, cache_root: Path, progress: bool = T
     try:
         jobs = [(c, g, k) for c in CLASSES for g in range(1, params.n_groups + 1)
                 for k in range(1, params.clips_per_group + 1)]
-        for cls, group, clip in tqdm(jobs, desc="generating synthetic-actions", unit="video",
-                                     disable=not progress, leave=False):
+        for cls, group, clip in progress_bar(jobs, desc="generating synthetic-actions", unit="video",
+                                             enabled=progress):
             path = tmp / _video_name(cls, group, clip)
             path.parent.mkdir(exist_ok=True)
             write_avi(path, render_video(cls, group, clip, params), params.fps)

@@ -185,11 +185,13 @@ class TwoStream:
         spatial = self.streams["spatial"].predict_clips(test)
         temporal = self.streams["temporal"].predict_clips(test)
         self.n_test_clips_ = sum(s.n_test_clips_ for s in self.streams.values())
+        lost = {name: s.unscorable_ for name, s in self.streams.items()}
+        fused = {i: f"{name} stream: {why}" for name, part in lost.items() for i, why in part.items()}
         return {
-            "spatial": scores_from_clips(spatial),
-            "temporal": scores_from_clips(temporal),
-            "fusion-avg": scores_from_clips([(a + b) / 2 for a, b in zip(spatial, temporal)]),
-            "fusion-svm": scores_from_clips([self._svm_probs(a, b) for a, b in zip(spatial, temporal)]),
+            "spatial": scores_from_clips(spatial, lost["spatial"]),
+            "temporal": scores_from_clips(temporal, lost["temporal"]),
+            "fusion-avg": scores_from_clips([(a + b) / 2 for a, b in zip(spatial, temporal)], fused),
+            "fusion-svm": scores_from_clips([self._svm_probs(a, b) for a, b in zip(spatial, temporal)], fused),
         }
 
     def costs(self) -> dict:

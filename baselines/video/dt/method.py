@@ -21,6 +21,7 @@ from baselines.video.encoding import BagOfWords, FisherVector, MultiChannel
 from benchmark.cache import stable_hash
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext, MethodSpec, Scores
+from benchmark.progress import progress
 
 DT_CODE_VERSION = 1  # bump when extraction output changes, to invalidate cached features
 CHANNELS = ("traj", "hog", "hof", "mbhx", "mbhy")
@@ -105,13 +106,15 @@ def extract_all(videos: VideoSet, config: DTConfig, workers: int = 1) -> None:
     if not missing:
         return
     retain_freed_memory()
+    desc = f"trajectories of {len(missing)} videos"
     if workers <= 1 or len(missing) == 1:
-        for i in missing:
+        for i in progress(missing, desc=desc, unit="video"):
             video_features(videos, i, config)
         return
     with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=get_context("spawn"),
                              initializer=_worker_init) as pool:
-        for _ in pool.map(_worker, [(videos, i, config) for i in missing]):
+        for _ in progress(pool.map(_worker, [(videos, i, config) for i in missing]), total=len(missing),
+                          desc=desc, unit="video"):
             pass
 
 
@@ -182,6 +185,9 @@ class DenseTrajectoryMethod:
         features = self._features(test)
         self.n_test_clips_ = len(test)
         encoded = self.encoder_.transform(features)
+        # a video without a single trajectory has no features: it is reported, with uniform scores,
+        # instead of the SVM's bias deciding its class
+        empty = {i: "no trajectories" for i, f in enumerate(features) if len(f) == 0}
         out = {}
         for variant, clf in self.classifiers_.items():
             decision = clf.decision_function(encoded[:, self._variant_columns(variant)])
@@ -189,7 +195,9 @@ class DenseTrajectoryMethod:
                 decision = np.stack([-decision, decision], axis=1)
             scores = np.full((len(test), self.n_classes_), -np.inf)
             scores[:, clf.classes_] = decision  # classes absent from training get probability 0
-            out[variant] = Scores(video=_softmax(scores))
+            probs = _softmax(scores)
+            probs[list(empty)] = 1.0 / self.n_classes_
+            out[variant] = Scores(video=probs, unscorable=dict(empty))
         return out
 
     def costs(self) -> dict:
