@@ -17,7 +17,7 @@ from benchmark.data.datasets import DatasetError, DatasetSplit, open_split
 from benchmark.data.video import VideoReadError, VideoSet
 from benchmark.registry import methods_of
 from benchmark.runner import Job, JobTask
-from benchmark.store import Store, exclusive
+from benchmark.store import STORE_NAME, Store, exclusive
 
 
 def _decode_one(args: tuple[VideoSet, int]) -> tuple[str | None, int, str]:
@@ -151,9 +151,12 @@ def run(config: RunConfig, argv: list[str]) -> int:
     """Run every job of the config not already done in the store; return the number of failed jobs."""
     cache = Cache()
     with exclusive(config.out):
-        protocols = guard_protocol(config, cache)   # a leaking split stops here, before the store is opened
-        store = Store(config.out)
+        # an existing store is checked first (a damaged one is named before anything else); a new one is only
+        # created once the protocol guard has passed, so a leaking split stops the run without a store
+        store = Store(config.out) if (config.out / STORE_NAME).exists() else None
         try:
+            protocols = guard_protocol(config, cache)
+            store = store or Store(config.out)
             run_id = store.start_run(shlex.join(["bench", *argv]), config.to_json(),
                                      provenance.provenance(config.device), provenance.now())
             tasks = plan_tasks(config, cache)
@@ -182,4 +185,5 @@ def run(config: RunConfig, argv: list[str]) -> int:
             store.finish_run(run_id, provenance.now())
             return failed
         finally:
-            store.close()
+            if store is not None:
+                store.close()
