@@ -154,7 +154,9 @@ def snapshot(out_dirs) -> dict:
             jobs[job_id] = {**_speed_entry(row, base_method, spread[row["out_dir"]]),
                             "workers": workers[row["out_dir"]]}
     first = frame.iloc[0]
-    return {"format": FORMAT, "created": utc_now(), "commit": first.get("commit"), "machine": first.get("machine"),
+    commits = sorted(frame["commit"].dropna().astype(str).unique()) if "commit" in frame else []
+    return {"format": FORMAT, "created": utc_now(), "commit": first.get("commit"), "commits": commits,
+            "machine": first.get("machine"),
             "profiles": sorted(frame["profile"].dropna().unique().tolist()), "rows": rows, "jobs": jobs}
 
 
@@ -198,6 +200,10 @@ def _aligned(now_items: dict, base_items: dict | None):
 
 
 def _video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
+    """Gated only when the baseline is clearly above chance (else no regression could be seen: the row
+    is reported "not gated"). A gated row fails on a paired regression (interval below -margin and
+    McNemar), or when this run is itself clearly at chance (its interval's upper end within margin of
+    chance): all-wrong, constant or shuffled predictions fail either way."""
     items = now.get("items")
     if not items:
         return Verdict(name, "video_hit1", base.get("value"), now.get("value"), "", "not gated",
@@ -205,25 +211,44 @@ def _video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict
     now_correct = np.equal(items["pred"], items["label"]).astype(float)
     order = _aligned(items, base.get("items"))
     boot = dict(n_boot=tol.n_boot, seed=tol.seed)
+    labels = base["items"]["label"] if base.get("items") else items["label"]
+    chance = 1.0 / max(len(set(labels)), 1)
+    floor = chance + tol.margin
     if order is not None:
         base_correct = np.equal(base["items"]["pred"], base["items"]["label"]).astype(float)[order]
+        base_value = float(base_correct.mean())
+        base_ci = stats.mean_interval(base_correct, items["group"], **boot)
+        if base_ci.low <= floor:
+            return Verdict(name, "video_hit1", base_value, float(now_correct.mean()), "", "not gated",
+                           f"baseline not clearly above chance ({_pct(base_ci)}, chance {100 * chance:.0f}%, "
+                           f"needs its lower bound above {100 * floor:.0f}%): a regression cannot be seen")
         diff = stats.paired_difference(now_correct, base_correct, items["group"], **boot)
         test = stats.mcnemar_exact(now_correct.astype(bool), base_correct.astype(bool), alternative="less")
         regressed = diff.high < -tol.margin and test.p_value < tol.alpha
         note = (f"paired by video; McNemar exact one-sided p={test.p_value:.3g} "
                 f"({test.now_only} now-only right, {test.base_only} baseline-only right)")
-        base_value = float(base_correct.mean())
     else:
         base_value = base.get("value")
         if base_value is None:
             return Verdict(name, "video_hit1", None, now.get("value"), "", "not gated", "baseline has no value")
+        if base_value <= floor:
+            return Verdict(name, "video_hit1", base_value, float(now_correct.mean()), "", "not gated",
+                           f"baseline {100 * base_value:.1f}% not clearly above chance ({100 * chance:.0f}%)")
         acc = stats.mean_interval(now_correct, items["group"], **boot)
         diff = stats.Interval(acc.estimate - base_value, acc.low - base_value, acc.high - base_value)
         regressed = diff.high < -tol.margin
         note = "unpaired: baseline has no per-video predictions for these videos"
+    now_ci = stats.mean_interval(now_correct, items["group"], **boot)
+    at_chance = now_ci.high <= floor
+    if at_chance:
+        note = f"at chance now ({_pct(now_ci)}, chance {100 * chance:.0f}%); " + note
     return Verdict(name, "video_hit1", base_value, float(now_correct.mean()),
                    f"diff {diff.estimate:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]",
-                   "FAIL" if regressed else "pass", note + f"; fails below -{tol.margin:g}")
+                   "FAIL" if regressed or at_chance else "pass", note + f"; fails below -{tol.margin:g}")
+
+
+def _pct(interval: stats.Interval) -> str:
+    return f"{100 * interval.estimate:.1f}% [{100 * interval.low:.1f}, {100 * interval.high:.1f}]"
 
 
 def _density_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
@@ -391,9 +416,21 @@ def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
     return frame
 
 
-def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show_all: bool = False) -> int:
+class DirtyBaselineError(ValueError):
+    """A baseline would record numbers made by uncommitted code."""
+
+
+def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show_all: bool = False,
+              allow_dirty: bool = False) -> int:
     current = snapshot(out_dirs)
     if update:
+        dirty = [c for c in current.get("commits", []) if c.endswith("+dirty") or c.startswith("unknown")]
+        if dirty and not allow_dirty:
+            raise DirtyBaselineError(f"the run was made from uncommitted code ({', '.join(dirty)}): a committed "
+                                     f"baseline must come from a clean commit; commit, rerun, then --update "
+                                     f"(--allow-dirty writes it anyway, marked)")
+        if dirty:
+            print(f"warning: baseline made from uncommitted code: {', '.join(dirty)}", file=sys.stderr)
         baseline_path.parent.mkdir(parents=True, exist_ok=True)
         baseline_path.write_text(json.dumps(current, indent=1, sort_keys=True, default=str) + "\n")
         print(f"wrote baseline {baseline_path}: {len(current['rows'])} rows, {len(current['jobs'])} jobs")

@@ -53,6 +53,7 @@ class RunConfig:
     executor: str
     workers: int
     scheduler: str | None = None
+    validation: bool = False     # evaluate on validation groups carved from the training set (tuning)
 
     def to_json(self) -> dict:
         data = asdict(self)

@@ -476,13 +476,23 @@ def latex_table(frame: pd.DataFrame, caption: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dirty_commits(frame: pd.DataFrame) -> list[str]:
+    """Commits of the results that were not clean checkouts: such numbers cannot be traced to code."""
+    commits = frame["commit"].dropna().astype(str).unique() if "commit" in frame else []
+    return sorted(c for c in commits if c.endswith("+dirty") or c.startswith("unknown"))
+
+
 def _provenance(frame: pd.DataFrame) -> str:
-    parts = [f"datasets: {', '.join(sorted(frame['dataset'].dropna().astype(str).unique()))}",
+    from benchmark.provenance import git_commit
+
+    dirty = dirty_commits(frame)
+    parts = ["WARNING: results made from uncommitted code (" + ", ".join(dirty) + "): not citable"] if dirty else []
+    parts += [f"datasets: {', '.join(sorted(frame['dataset'].dropna().astype(str).unique()))}",
              f"runs: {', '.join(sorted(frame['out_dir'].unique()))}",
              f"profiles: {', '.join(sorted(frame['profile'].dropna().unique()))}",
              f"commits: {', '.join(sorted(frame['commit'].dropna().astype(str).unique()))}",
              f"machines: {', '.join(sorted(frame['machine'].dropna().astype(str).unique()))}",
-             f"finished: {frame['finished'].dropna().max()}"]
+             f"finished: {frame['finished'].dropna().max()}", f"report written by commit {git_commit()}"]
     return "; ".join(parts)
 
 
@@ -564,6 +574,11 @@ def write_reports(out_dirs, to: Path) -> list[Path]:
         rows = frame[frame["suite"] == suite]
         if rows.empty:
             continue
+        dirty = dirty_commits(rows)
+        if dirty:
+            print(f"warning: the {suite} results were made from uncommitted code ({', '.join(dirty)}); "
+                  f"the report says so at its top. Commit, rerun and report again before committing it.",
+                  file=sys.stderr)
         written += write_section(builders[suite](rows, published), _provenance(rows), Path(to))
     return written
 
