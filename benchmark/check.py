@@ -202,8 +202,8 @@ def _aligned(now_items: dict, base_items: dict | None):
 def _video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
     """Gated only when the baseline is clearly above chance (else no regression could be seen: the row
     is reported "not gated"). A gated row fails on a paired regression (interval below -margin and
-    McNemar), or when this run is itself clearly at chance (its interval's upper end within margin of
-    chance): all-wrong, constant or shuffled predictions fail either way."""
+    McNemar), or when this run is no longer above chance (its interval reaches chance): all-wrong,
+    constant or shuffled predictions fail either way, even where the paired test lacks power."""
     items = now.get("items")
     if not items:
         return Verdict(name, "video_hit1", base.get("value"), now.get("value"), "", "not gated",
@@ -239,9 +239,9 @@ def _video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict
         regressed = diff.high < -tol.margin
         note = "unpaired: baseline has no per-video predictions for these videos"
     now_ci = stats.mean_interval(now_correct, items["group"], **boot)
-    at_chance = now_ci.high <= floor
+    at_chance = now_ci.low <= chance
     if at_chance:
-        note = f"at chance now ({_pct(now_ci)}, chance {100 * chance:.0f}%); " + note
+        note = f"not above chance now ({_pct(now_ci)}, chance {100 * chance:.0f}%); " + note
     return Verdict(name, "video_hit1", base_value, float(now_correct.mean()),
                    f"diff {diff.estimate:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]",
                    "FAIL" if regressed or at_chance else "pass", note + f"; fails below -{tol.margin:g}")

@@ -42,6 +42,8 @@ class Section:
     figures: dict[str, bytes] = field(default_factory=dict)        # name -> PNG
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    findings: pd.DataFrame | None = None                           # computed claims (video suite)
+    findings_note: str = ""
 
 
 # --- published numbers ----------------------------------------------------------------------------
@@ -236,11 +238,45 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
     if confusions:
         section.figures["confusion"] = _fig_confusions(confusions, classes)
         section.figures["per-class-accuracy"] = _fig_per_class(confusions, classes)
+    _add_findings(done, section)
     ablation = {m: intervals[m] for m in intervals if m.split("/")[-1] in DT_VARIANTS and "/" in m}
     if ablation:
         section.figures["dt-descriptor-ablation"] = _fig_ablation(ablation, published)
     _failed_note(frame, section)
     return section
+
+
+def _add_findings(done: pd.DataFrame, section: Section) -> None:
+    """The Findings table, from the per-video predictions of one dataset (the embedded one if present)."""
+    from benchmark import findings
+    from benchmark.data import synthetic
+
+    datasets = done["dataset"].unique().tolist()
+    if not datasets:
+        return
+    dataset = "synthetic-actions" if "synthetic-actions" in datasets else datasets[0]
+    rows = done[done["dataset"] == dataset]
+    pair_classes = {}
+    if dataset == "synthetic-actions":
+        index = {c.name: i for i, c in enumerate(synthetic.CLASSES)}
+        pair_classes = {name: (index[a], index[b]) for name, (a, b) in synthetic.PAIRS.items()}
+    preds = {}
+    for method, part in rows.groupby("method", sort=False):
+        frames = []
+        for _, row in part.iterrows():
+            p = predictions(row["out_dir"], row["job_key"], row.get("variant") or "")
+            if p.empty:
+                frames = []
+                break
+            frames.append(p.assign(key=[f"{row['split']}|{row['seed']}|{i}" for i in p["item"]],
+                                   group=[f"{row['split']}|{g}" for g in p["group"]]))
+        if frames:
+            preds[method] = pd.concat(frames, ignore_index=True)
+    section.findings = findings.evaluate(findings.CLAIMS, preds, pair_classes)
+    splits = sorted(rows["split"].unique().tolist())
+    seeds = sorted(rows["seed"].unique().tolist())
+    section.findings_note = (f"{dataset}, split(s) {', '.join(map(str, splits))}, seed(s) "
+                             f"{', '.join(map(str, seeds))}. " + findings.NOTE)
 
 
 # --- generative -----------------------------------------------------------------------------------
@@ -520,6 +556,8 @@ def write_section(section: Section, provenance: str, to: Path) -> list[Path]:
         files[title] = path
     md = [f"# {name.capitalize()} suite\n", f"_{provenance}_\n", INTRO[name] + "\n",
           _markdown_table(section.display), *[f"- {n}" for n in section.notes], "", PAPER_NOTE + "\n"]
+    if section.findings is not None:
+        md += ["## Findings\n", section.findings_note + "\n", _markdown_table(section.findings)]
     for title, table in section.extra_tables.items():
         md += [f"## {title}\n", _markdown_table(table)]
     md += ["## Figures\n"] + [f"### {t}\n\n![{t}](figures/{p.name})\n" for t, p in files.items()]
@@ -550,6 +588,9 @@ def _html(section: Section, provenance: str) -> str:
             f"<p>{html.escape(INTRO[section.suite])}</p>", section.display.to_html(index=False, border=0),
             "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in section.notes) + "</ul>",
             f"<p class='paper'>{html.escape(PAPER_NOTE)}</p>"]
+    if section.findings is not None:
+        body += ["<h2>Findings</h2>", f"<p>{html.escape(section.findings_note)}</p>",
+                 section.findings.to_html(index=False, border=0)]
     for title, table in section.extra_tables.items():
         body += [f"<h2>{html.escape(title)}</h2>", table.to_html(index=False, border=0)]
     body.append("<h2>Figures</h2>")
@@ -567,6 +608,13 @@ def _html(section: Section, provenance: str) -> str:
 def write_reports(out_dirs, to: Path) -> list[Path]:
     """Regenerate every suite's report found in the given run directories; return the files written."""
     frame = collect(out_dirs)
+    if "evaluated_on" in frame:   # tuning runs (bench run --validation) never enter the reported tables
+        tuning = frame["evaluated_on"] == "validation"
+        if tuning.any():
+            print(f"note: {int(tuning.sum())} validation (tuning) rows left out of the report", file=sys.stderr)
+        frame = frame[~tuning]
+        if frame.empty:
+            raise ValueError("only validation (tuning) rows in these runs: nothing to report")
     published = load_published()
     written: list[Path] = []
     builders = {"video": video_section, "generative": generative_section}
