@@ -59,7 +59,11 @@ def paper_text(published: pd.DataFrame, method: str) -> str:
     parts = []
     for (source, table, dataset, name), group in rows.groupby(["source", "table", "dataset", "method"], sort=False):
         values = ", ".join(f"{r.value} {PAPER_METRICS.get(r.metric, r.metric)}" for r in group.itertuples())
-        parts.append(f"† {values}: {name}, {dataset} ({source}, {table})")
+        first = group.iloc[0]
+        pretrained = str(first.get("pretrained") or "")
+        mark = f" [PRE-TRAINED: {pretrained}; ours trains from scratch]" if pretrained else ""
+        note = f"; {first['note']}" if str(first.get("note") or "") else ""
+        parts.append(f"† {values}: {name}, {dataset}, {first['protocol']}{note}{mark} ({source}, {table})")
     return "; ".join(parts)
 
 
@@ -317,7 +321,7 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
     section = Section("generative", pd.DataFrame(display), pd.DataFrame(numeric))
     anchors = published[published["metric"].isin(["nll_nats", "bits_per_dim"])]
     section.extra_tables["Published anchors († the papers' numbers on their data: binarised MNIST, CIFAR-10)"] = \
-        anchors[["method", "dataset", "metric", "value", "source", "table", "checked"]].reset_index(drop=True)
+        anchors[["method", "dataset", "metric", "value", "source", "table", "checked", "note"]].reset_index(drop=True)
     if section.numeric["bits_per_dim"].notna().any():
         section.figures["bits-per-dim"] = _fig_bits_per_dim(section.numeric)
     for name, path in artefacts.items():
