@@ -205,8 +205,7 @@ def _unavailable(names: tuple[str, ...], exc: ImportError):
     def register(subparsers) -> None:
         for name in names:
             parser = subparsers.add_parser(name, help=f"unavailable: needs {missing}", add_help=False)
-            parser.add_argument("rest", nargs=argparse.REMAINDER)
-            parser.set_defaults(func=lambda args, name=name: _fail_unavailable(name, missing))
+            parser.set_defaults(func=lambda args, name=name: _fail_unavailable(name, missing), unavailable=True)
     return register
 
 
@@ -237,7 +236,9 @@ def _optional_commands():
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "unavailable", False):   # an unavailable command takes any arguments
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "argv", "unset") is None:
         args.argv = list(sys.argv[1:] if argv is None else argv)
     from benchmark.data.datasets import DatasetError
