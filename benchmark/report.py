@@ -139,8 +139,10 @@ def _first(rows: pd.DataFrame, column: str):
 def _pooled(rows: pd.DataFrame, statistic) -> stats.Interval | None:
     """Bootstrap a per-job statistic of the predictions and average it over the jobs (splits x seeds).
 
-    Jobs of one split share their resamples (same seed), so seeds of a split are paired."""
-    estimates, replicates = [], []
+    Jobs of one split share their group resamples (same seed), so seeds of a split are paired; each
+    replicate also redraws the seeds of every split (``stats.pooled_over_runs``), so seed-to-seed
+    variance is in the interval whenever the run has more than one seed."""
+    estimates, replicates = {}, {}
     for _, row in rows.iterrows():
         preds = predictions(row["out_dir"], row["job_key"], row.get("variant") or "")
         if preds.empty:
@@ -148,13 +150,12 @@ def _pooled(rows: pd.DataFrame, statistic) -> stats.Interval | None:
         value = statistic(preds)
         if value is None:
             return None
-        est, reps = stats.bootstrap_replicates(value, preds["group"].astype(str).to_numpy(), N_BOOT,
-                                               seed=int(row["split"]))
-        estimates.append(est)
-        replicates.append(reps)
+        key = (int(row["split"]), int(row["seed"]))
+        estimates[key], replicates[key] = stats.bootstrap_replicates(
+            value, preds["group"].astype(str).to_numpy(), N_BOOT, seed=int(row["split"]))
     if not estimates:
         return None
-    return stats.percentile_interval(float(np.mean(estimates)), np.mean(replicates, axis=0))
+    return stats.percentile_interval(*stats.pooled_over_runs(replicates, estimates, N_BOOT))
 
 
 def _hit1(preds):
@@ -537,8 +538,8 @@ def _provenance(frame: pd.DataFrame) -> str:
 
 
 INTRO = {
-    "video": "95% intervals: bootstrap over the test videos resampled by group (two-stage), averaged over splits "
-             "and seeds. Clip hit@1 has no interval (clip predictions are not stored). Throughputs are "
+    "video": "95% intervals: bootstrap over the test videos resampled by group (two-stage) within each split, "
+             "with the seeds of each split redrawn (seed variance; none with one seed), averaged over splits. Clip hit@1 has no interval (clip predictions are not stored). Throughputs are "
              "wall-clock on the machine below and noisy on shared machines.",
     "generative": "NLL in nats per image with a 95% bootstrap interval over test images; bits/dim = nats / (D ln 2).",
 }
