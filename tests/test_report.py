@@ -110,7 +110,8 @@ def test_report_of_every_row_kind(tmp_path):
     video = (to / "video.md").read_text()
     for method in ("dt-bow-svm/hog", "dt-bow-svm/combined", "two-stream/spatial", "two-stream/fusion-avg"):
         assert f"| {method} |" in video
-    assert "† 86.5 accuracy: HOG, KTH (Wang et al. CVPR 2011, Table 1)" in video
+    assert "## Findings" in video and "Holm" in video
+    assert "† 86.5 accuracy: HOG, KTH, person split (test persons 2 3 5-10 22) (Wang et al. CVPR 2011, Table 1)" in video
     assert "† 86.9 accuracy: Two-stream fusion by averaging, UCF101" in video
     assert "250M × 25 (1)" in video and "(1) FLOPs convention: 2 FLOPs per multiply-add" in video
     assert "FAILED: c3d" in video and "out of memory" in video
