@@ -20,6 +20,11 @@ convolution instead of LRN and no dropout, so that each stream's training loss f
 CPU training from scratch. As in ``deep.video.fusion`` (see there why), their conv1 is 3x3 stride 1 and
 their last pooling layer takes the maximum over the whole map: with the strided stem (and 400 steps of 16
 clips) the spatial stream memorised backgrounds and stayed at chance.
+
+Where the smoke and quick settings were chosen: on the test videos of split 1, before the validation
+carve existed; every row records this as ``settings_chosen_on = "test split (legacy)"``
+(``benchmark.validation``). Re-choose them with ``bench run --validation`` (validation actors carved
+from the training actors), then name the profile in ``benchmark.validation.CHOSEN_ON``.
 """
 from __future__ import annotations
 
