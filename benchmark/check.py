@@ -536,6 +536,10 @@ def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show
         print(verdict_table(shown).to_string(index=False))
     if short and not show_all:
         print(f"({len(short)} phases shorter than {tol.min_seconds:g} s not gated and not shown; --all lists them)")
+    ungated = [v for v in verdicts if v.verdict == "not gated" and v.metric in ("video_hit1", "nll_nats")]
+    if ungated:
+        print(f"\nNOT GATED ({len(ungated)} accuracy rows, a regression there cannot fail this check): "
+              + ", ".join(_short_name(v.method) if "|" in v.method else v.method for v in ungated))
     failed = [v for v in verdicts if v.verdict == "FAIL"]
     print(f"\n{len(failed)} regression(s) in {len(verdicts)} checks against {baseline_path}"
           if failed else f"\nno regression in {len(verdicts)} checks against {baseline_path}")
