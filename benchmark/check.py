@@ -11,7 +11,19 @@ predictions (or with other items) the test is unpaired: the interval of now's ac
 baseline's value. A density model regresses when the interval of the NLL increase lies above
 margin x the baseline's mean NLL. A failed or missing job fails the gate by itself.
 
-Speed: every phase time is divided by the reference workload time of the same job (``reference_s``:
+Accuracy rows are gated only when the baseline is clearly above chance (its interval's lower end above
+chance + margin); other rows are printed "not gated" with the reason. A gated row also fails when this
+run's accuracy interval reaches chance, so all-wrong, constant or shuffled predictions always fail.
+
+Speed with repeats (the CI way: six run directories a side, ``--out`` repeated, each one repeat of the
+same jobs): per phase, CPU time (the job's process and its reaped workers) and wall time are tested
+separately, each failing only when the one-sided Mann-Whitney U test (now slower, at least
+``min_samples`` a side) rejects at p < ``rank_alpha`` = 0.002 AND the ratio of medians exceeds
+1 + tolerance, as asv decides. When the run's phases took more wall time per CPU second than the
+baseline's (median factor above 1 + tolerance: other processes competed for the cores) wall time is
+"not gated" and CPU time alone decides: a busy neighbour cannot fail the gate, a slower method can.
+
+Speed with one timing per job (the fallback below): every phase time is divided by the reference workload time of the same job (``reference_s``:
 a fixed matmul + convolution timed in the job's process just before and after it), and the ratio
 now / baseline of these ratios is tested. With one seed per job there are no repeat timings of the
 method itself, so the interval comes from how much the machine's speed moved during the run, read off
@@ -63,6 +75,8 @@ class Tolerances:
     min_seconds: float = 0.5         # phases shorter than this in either run are not gated
     n_boot: int = 2000
     seed: int = 0
+    min_samples: int = 6             # repeats a side for the rank test (asv: 6)
+    rank_alpha: float = 0.002        # one-sided Mann-Whitney U level (asv)
 
 
 @dataclass(frozen=True)
@@ -126,7 +140,7 @@ def _reference_samples(row) -> list[float]:
 def snapshot(out_dirs) -> dict:
     """Everything the gate compares, from the stores alone (this is also the baseline file's content)."""
     frame = collect(out_dirs)
-    rows, jobs, spread, workers = {}, {}, {}, {}
+    rows, jobs, spread, workers, sampled = {}, {}, {}, {}, set()
     for out_dir, part in frame.groupby("out_dir"):
         spread[out_dir] = stats.robust_log_spread(
             [s for _, r in part.drop_duplicates("job_key").iterrows() for s in _reference_samples(r)])
@@ -152,10 +166,19 @@ def snapshot(out_dirs) -> dict:
         job_id = _key(row, base_method)
         if row["status"] == "done" and job_id not in jobs:
             jobs[job_id] = {**_speed_entry(row, base_method, spread[row["out_dir"]]),
-                            "workers": workers[row["out_dir"]],
+                            "workers": workers[row["out_dir"]], "samples": {}, "cpu_samples": {},
                             **{f: row.get(f) for f in decoding.COMPARED if isinstance(row.get(f), str)}}
+        if row["status"] == "done" and (row["out_dir"], row["job_key"]) not in sampled:
+            sampled.add((row["out_dir"], row["job_key"]))   # one sample per job and run directory (repeat)
+            for phase in PHASES:
+                wall, cpu = _number(row.get(phase)), _number(row.get(phase[:-2] + "_cpu_s"))
+                if wall is not None and cpu is not None:
+                    jobs[job_id]["samples"].setdefault(phase, []).append(wall)
+                    jobs[job_id]["cpu_samples"].setdefault(phase, []).append(cpu)
     first = frame.iloc[0]
-    return {"format": FORMAT, "created": utc_now(), "commit": first.get("commit"), "machine": first.get("machine"),
+    commits = sorted(frame["commit"].dropna().astype(str).unique()) if "commit" in frame else []
+    return {"format": FORMAT, "created": utc_now(), "commit": first.get("commit"), "commits": commits,
+            "machine": first.get("machine"),
             "profiles": sorted(frame["profile"].dropna().unique().tolist()), "rows": rows, "jobs": jobs}
 
 
@@ -199,6 +222,10 @@ def _aligned(now_items: dict, base_items: dict | None):
 
 
 def _video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
+    """Gated only when the baseline is clearly above chance (else no regression could be seen: the row
+    is reported "not gated"). A gated row fails on a paired regression (interval below -margin and
+    McNemar), or when this run is no longer above chance (its interval reaches chance): all-wrong,
+    constant or shuffled predictions fail either way, even where the paired test lacks power."""
     items = now.get("items")
     if not items:
         return Verdict(name, "video_hit1", base.get("value"), now.get("value"), "", "not gated",
@@ -206,25 +233,44 @@ def _video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict
     now_correct = np.equal(items["pred"], items["label"]).astype(float)
     order = _aligned(items, base.get("items"))
     boot = dict(n_boot=tol.n_boot, seed=tol.seed)
+    labels = base["items"]["label"] if base.get("items") else items["label"]
+    chance = 1.0 / max(len(set(labels)), 1)
+    floor = chance + tol.margin
     if order is not None:
         base_correct = np.equal(base["items"]["pred"], base["items"]["label"]).astype(float)[order]
+        base_value = float(base_correct.mean())
+        base_ci = stats.mean_interval(base_correct, items["group"], **boot)
+        if base_ci.low <= floor:
+            return Verdict(name, "video_hit1", base_value, float(now_correct.mean()), "", "not gated",
+                           f"baseline not clearly above chance ({_pct(base_ci)}, chance {100 * chance:.0f}%, "
+                           f"needs its lower bound above {100 * floor:.0f}%): a regression cannot be seen")
         diff = stats.paired_difference(now_correct, base_correct, items["group"], **boot)
         test = stats.mcnemar_exact(now_correct.astype(bool), base_correct.astype(bool), alternative="less")
         regressed = diff.high < -tol.margin and test.p_value < tol.alpha
         note = (f"paired by video; McNemar exact one-sided p={test.p_value:.3g} "
                 f"({test.now_only} now-only right, {test.base_only} baseline-only right)")
-        base_value = float(base_correct.mean())
     else:
         base_value = base.get("value")
         if base_value is None:
             return Verdict(name, "video_hit1", None, now.get("value"), "", "not gated", "baseline has no value")
+        if base_value <= floor:
+            return Verdict(name, "video_hit1", base_value, float(now_correct.mean()), "", "not gated",
+                           f"baseline {100 * base_value:.1f}% not clearly above chance ({100 * chance:.0f}%)")
         acc = stats.mean_interval(now_correct, items["group"], **boot)
         diff = stats.Interval(acc.estimate - base_value, acc.low - base_value, acc.high - base_value)
         regressed = diff.high < -tol.margin
         note = "unpaired: baseline has no per-video predictions for these videos"
+    now_ci = stats.mean_interval(now_correct, items["group"], **boot)
+    at_chance = now_ci.low <= chance
+    if at_chance:
+        note = f"not above chance now ({_pct(now_ci)}, chance {100 * chance:.0f}%); " + note
     return Verdict(name, "video_hit1", base_value, float(now_correct.mean()),
                    f"diff {diff.estimate:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]",
-                   "FAIL" if regressed else "pass", note + f"; fails below -{tol.margin:g}")
+                   "FAIL" if regressed or at_chance else "pass", note + f"; fails below -{tol.margin:g}")
+
+
+def _pct(interval: stats.Interval) -> str:
+    return f"{100 * interval.estimate:.1f}% [{100 * interval.low:.1f}, {100 * interval.high:.1f}]"
 
 
 def _density_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
@@ -258,6 +304,67 @@ class _Pending:
     baseline: float
     now: float
     sd_reference: float
+
+
+def _rank_verdicts(name: str, now: dict, base: dict, tol: Tolerances, busy: float | None) -> list[Verdict]:
+    """With repeats (one run directory per repeat, >= ``min_samples`` a side): per phase, CPU time and
+    wall time, each failing only when the one-sided Mann-Whitney U test (now slower) rejects at
+    ``rank_alpha`` AND the ratio of medians exceeds 1 + tolerance. Wall time is not gated when the run
+    was busy (``busy``: how much more wall time per CPU second its phases took than the baseline's):
+    other processes then slow the wall clock, while CPU time still measures the method's work."""
+    from scipy.stats import mannwhitneyu
+
+    out = []
+    for phase, base_cpu in sorted(base.get("cpu_samples", {}).items()):
+        now_cpu, now_wall = now.get("cpu_samples", {}).get(phase), now.get("samples", {}).get(phase)
+        base_wall = base["samples"][phase]
+        label = phase[:-2]
+        if not now_cpu:
+            out.append(Verdict(name, f"{label} CPU time", float(np.median(base_cpu)), None, "", "not gated",
+                               "phase not timed in this run"))
+            continue
+        for kind, b, n in (("CPU time", base_cpu, now_cpu), ("wall time", base_wall, now_wall)):
+            ratio = float(np.median(n) / np.median(b)) if np.median(b) > 0 else math.inf
+            shown = f"x{ratio:.2f} (medians of {len(n)} vs {len(b)})"
+            metric = f"{label} {kind}"
+            if min(np.median(n), np.median(b)) < tol.min_seconds:
+                out.append(Verdict(name, metric, float(np.median(b)), float(np.median(n)), shown, "not gated",
+                                   f"shorter than {tol.min_seconds:g} s"))
+            elif None not in (now.get("workers"), base.get("workers")) and now["workers"] != base["workers"]:
+                out.append(Verdict(name, metric, float(np.median(b)), float(np.median(n)), shown, "not gated",
+                                   "--workers differ: thread counts differ, timings do not compare"))
+            elif kind == "wall time" and busy is not None and busy > 1 + tol.speed_tolerance:
+                out.append(Verdict(name, metric, float(np.median(b)), float(np.median(n)), shown, "not gated",
+                                   f"machine busy: x{busy:.2f} the baseline's wall time per CPU second "
+                                   f"(CPU time is gated)"))
+            else:
+                p = float(mannwhitneyu(n, b, alternative="greater").pvalue)
+                slower = p < tol.rank_alpha and ratio > 1 + tol.speed_tolerance
+                out.append(Verdict(name, metric, float(np.median(b)), float(np.median(n)), shown,
+                                   "FAIL" if slower else "pass",
+                                   f"Mann-Whitney U one-sided p={p:.2g} (fails below {tol.rank_alpha:g} with "
+                                   f"a median ratio above {1 + tol.speed_tolerance:g})"))
+    return out
+
+
+def _repeated(entry: dict, tol: Tolerances) -> bool:
+    samples = entry.get("cpu_samples") or {}
+    return bool(samples) and min(len(v) for v in samples.values()) >= tol.min_samples
+
+
+def _busy_factor(baseline: dict, current: dict, tol: Tolerances) -> float | None:
+    """Median over the compared phases of (wall / CPU time now) / (wall / CPU time in the baseline)."""
+    factors = []
+    for key, base in baseline.get("jobs", {}).items():
+        now = current.get("jobs", {}).get(key)
+        if not now:
+            continue
+        for phase, cpu in base.get("cpu_samples", {}).items():
+            n_cpu, n_wall = now.get("cpu_samples", {}).get(phase), now.get("samples", {}).get(phase)
+            if n_cpu and min(np.median(cpu), np.median(n_cpu)) >= tol.min_seconds:
+                factors.append((np.median(n_wall) / np.median(n_cpu)) /
+                               (np.median(base["samples"][phase]) / np.median(cpu)))
+    return float(np.median(factors)) if factors else None
 
 
 def _speed_verdicts(name: str, now: dict, base: dict, tol: Tolerances) -> list[Verdict | _Pending]:
@@ -372,9 +479,14 @@ def compare(baseline: dict, current: dict, tol: Tolerances = Tolerances()) -> li
                         else _density_verdict(name, now, base, tol))
     verdicts += [Verdict(key, "present", None, None, "", "new", "not in the baseline")
                  for key in current["rows"] if key not in baseline["rows"]]
+    busy = _busy_factor(baseline, current, tol)
     for key, base in baseline.get("jobs", {}).items():
         if key in current.get("jobs", {}):
-            verdicts += _speed_verdicts(key, current["jobs"][key], base, tol)
+            now = current["jobs"][key]
+            if _repeated(base, tol) and _repeated(now, tol):
+                verdicts += _rank_verdicts(key, now, base, tol, busy)
+            else:   # single timings: the reference-workload model below (cannot tell load from slowness)
+                verdicts += _speed_verdicts(key, now, base, tol)
     return _settle_speed(verdicts, tol)
 
 
@@ -442,11 +554,23 @@ def load_baseline(path: Path) -> dict:
     return baseline
 
 
-def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show_all: bool = False) -> int:
+class DirtyBaselineError(ValueError):
+    """A baseline would record numbers made by uncommitted code."""
+
+
+def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show_all: bool = False,
+              allow_dirty: bool = False) -> int:
     if not update:
         baseline = load_baseline(baseline_path)   # a bad baseline fails before the run is read
     current = snapshot(out_dirs)
     if update:
+        dirty = [c for c in current.get("commits", []) if c.endswith("+dirty") or c.startswith("unknown")]
+        if dirty and not allow_dirty:
+            raise DirtyBaselineError(f"the run was made from uncommitted code ({', '.join(dirty)}): a committed "
+                                     f"baseline must come from a clean commit; commit, rerun, then --update "
+                                     f"(--allow-dirty writes it anyway, marked)")
+        if dirty:
+            print(f"warning: baseline made from uncommitted code: {', '.join(dirty)}", file=sys.stderr)
         from benchmark.cache import atomic_write_bytes
 
         if baseline_path.is_dir():
@@ -473,6 +597,10 @@ def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show
         print(verdict_table(shown).to_string(index=False))
     if short and not show_all:
         print(f"({len(short)} phases shorter than {tol.min_seconds:g} s not gated and not shown; --all lists them)")
+    ungated = [v for v in verdicts if v.verdict == "not gated" and v.metric in ("video_hit1", "nll_nats")]
+    if ungated:
+        print(f"\nNOT GATED ({len(ungated)} accuracy rows, a regression there cannot fail this check): "
+              + ", ".join(_short_name(v.method) if "|" in v.method else v.method for v in ungated))
     failed = [v for v in verdicts if v.verdict == "FAIL"]
     print(f"\n{len(failed)} regression(s) in {len(verdicts)} checks against {baseline_path}"
           if failed else f"\nno regression in {len(verdicts)} checks against {baseline_path}")

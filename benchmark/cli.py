@@ -78,11 +78,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise UsageError(f"--out {args.out} is an existing file; it must be a directory")
+    if args.split is not None and suite == "generative":
+        raise UsageError("--split applies to the video suite: the generative suite has one fixed "
+                         "train / validation / test split")
+    if args.validation and suite != "video":
+        raise UsageError("--validation applies to the video suite (the generative suite has its own "
+                         "validation images)")
+    if args.split is not None and suite == "all":
+        print("note: --split applies to the video suite; the generative suite has one fixed split",
+              file=sys.stderr)
     config = RunConfig(
-        suite=suite, dataset=args.dataset, splits=_parse_splits(args.split), methods=methods, profile=profile,
+        suite=suite, dataset=args.dataset, splits=_parse_splits(args.split or "1"), methods=methods, profile=profile,
         seeds=args.seeds, out=Path(args.out), device=resolve_device(args.device), executor=executor,
         workers=args.workers or os.cpu_count() or 1, scheduler=args.scheduler,
-        allow_group_overlap=args.allow_group_overlap)
+        allow_group_overlap=args.allow_group_overlap, validation=args.validation)
     failed = run_module.run(config, sys.argv[1:] if args.argv is None else args.argv)
     store = Store(config.out, readonly=True)
     try:
@@ -166,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--suite", default="video", help="video | generative | all (default: video)")
     run.add_argument("--dataset", default=None,
                      help="a dataset name or PATH (default: synthetic-actions for video, digits for generative)")
-    run.add_argument("--split", default="1", help="1 | 2 | 3 | all (default: 1)")
+    run.add_argument("--split", default=None, help="video suite: 1 | 2 | 3 | all (default: 1)")
     run.add_argument("--methods", default=None, help="comma-separated method names (default: all of the suite)")
     run.add_argument("--profile", default="quick", help="smoke | quick | paper (default: quick)")
     run.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per method (default: 1)")
@@ -177,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=None, help="processes for per-video work (default: cores)")
     run.add_argument("--allow-group-overlap", action="store_true",
                      help="run a split whose test list shares group ids with its train list (tables say so)")
+    run.add_argument("--validation", action="store_true",
+                     help="tuning: train on the split's training actors minus every third, evaluate on those "
+                          "(never on the test actors); rows are marked evaluated_on=validation")
     run.set_defaults(func=cmd_run, argv=None)
 
     lst = sub.add_parser("list", help="list methods, datasets, suites or profiles")
@@ -199,27 +211,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unavailable(names: tuple[str, ...], exc: ImportError):
+    """Register ``names`` as subcommands that say, in one line, why they cannot run (never vanish)."""
+    missing = getattr(exc, "name", None) or str(exc)
+
+    def register(subparsers) -> None:
+        for name in names:
+            parser = subparsers.add_parser(name, help=f"unavailable: needs {missing}", add_help=False)
+            parser.set_defaults(func=lambda args, name=name: _fail_unavailable(name, missing), unavailable=True)
+    return register
+
+
+def _fail_unavailable(name: str, missing: str) -> int:
+    print(f"bench: error: `bench {name}` needs {missing}, which does not import here; "
+          f"reinstall with `pip install -e .`", file=sys.stderr)
+    return 2
+
+
 def _optional_commands():
-    """Subcommands that live with the code they drive (features with the trajectories, report, check)."""
+    """Subcommands that live with the code they drive (features with the trajectories, report, check).
+    One whose code does not import still appears and fails with one line naming what is missing."""
     registrars = []
     try:
         from baselines.video.dt.cli import register_features_command
 
         registrars.append(register_features_command)
-    except ImportError:
-        pass
+    except ImportError as exc:
+        registrars.append(_unavailable(("features",), exc))
     try:
         from benchmark.report_cli import register_report_commands
 
         registrars.append(register_report_commands)
-    except ImportError:
-        pass
+    except ImportError as exc:
+        registrars.append(_unavailable(("report", "check"), exc))
     return registrars
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "unavailable", False):   # an unavailable command takes any arguments
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "argv", "unset") is None:
         args.argv = list(sys.argv[1:] if argv is None else argv)
     from benchmark.data.datasets import DatasetError

@@ -54,6 +54,7 @@ class RunConfig:
     workers: int
     scheduler: str | None = None
     allow_group_overlap: bool = False   # run a split whose test list shares groups with its train list
+    validation: bool = False     # evaluate on validation groups carved from the training set (tuning)
 
     def to_json(self) -> dict:
         data = asdict(self)

@@ -16,8 +16,12 @@ DEFAULT_DATASETS = {"video": "synthetic-actions", "generative": "digits"}
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# The harness code that turns a method's output into stored numbers: a change here reruns every job.
-HARNESS_FILES = ("benchmark/runner.py", "benchmark/metrics.py", "benchmark/generative_suite.py")
+# The harness code that turns data and a method's output into stored numbers (decoding, the embedded
+# datasets, splits, the train/validation carve, metrics, memorisation checks): a change here reruns every job.
+HARNESS_FILES = ("benchmark/runner.py", "benchmark/metrics.py", "benchmark/generative_suite.py",
+                 "benchmark/memorisation.py", "benchmark/validation.py", "benchmark/data/video.py",
+                 "benchmark/data/images.py", "benchmark/data/synthetic.py", "benchmark/data/datasets.py",
+                 "benchmark/data/splits.py")
 
 
 def code_version(spec: MethodSpec) -> str:
@@ -32,8 +36,11 @@ def code_version(spec: MethodSpec) -> str:
         else:
             module = sys.modules.get(entry) or __import__(entry, fromlist=["_"])
             files.add(inspect.getsourcefile(module))
+    missing = sorted(f for f in files if not f or not Path(f).is_file())
+    if missing:   # a file that is not hashed would let its edits reuse stale results
+        raise FileNotFoundError(f"code version of {spec.name}: listed source file(s) missing: {', '.join(missing)}")
     digest = hashlib.sha256()
-    for path in sorted(f for f in files if f and Path(f).is_file()):
+    for path in sorted(files):
         digest.update(Path(path).read_bytes())
     return digest.hexdigest()[:16]
 

@@ -43,6 +43,8 @@ class Section:
     figures: dict[str, bytes] = field(default_factory=dict)        # name -> PNG
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    findings: pd.DataFrame | None = None                           # computed claims (video suite)
+    findings_note: str = ""
 
 
 # --- published numbers ----------------------------------------------------------------------------
@@ -58,7 +60,11 @@ def paper_text(published: pd.DataFrame, method: str) -> str:
     parts = []
     for (source, table, dataset, name), group in rows.groupby(["source", "table", "dataset", "method"], sort=False):
         values = ", ".join(f"{r.value} {PAPER_METRICS.get(r.metric, r.metric)}" for r in group.itertuples())
-        parts.append(f"† {values}: {name}, {dataset} ({source}, {table})")
+        first = group.iloc[0]
+        pretrained = str(first.get("pretrained") or "")
+        mark = f" [PRE-TRAINED: {pretrained}; ours trains from scratch]" if pretrained else ""
+        note = f"; {first['note']}" if str(first.get("note") or "") else ""
+        parts.append(f"† {values}: {name}, {dataset}, {first['protocol']}{note}{mark} ({source}, {table})")
     return "; ".join(parts)
 
 
@@ -146,8 +152,10 @@ def _first(rows: pd.DataFrame, column: str):
 def _pooled(rows: pd.DataFrame, statistic) -> stats.Interval | None:
     """Bootstrap a per-job statistic of the predictions and average it over the jobs (splits x seeds).
 
-    Jobs of one split share their resamples (same seed), so seeds of a split are paired."""
-    estimates, replicates = [], []
+    Jobs of one split share their group resamples (same seed), so seeds of a split are paired; each
+    replicate also redraws the seeds of every split (``stats.pooled_over_runs``), so seed-to-seed
+    variance is in the interval whenever the run has more than one seed."""
+    estimates, replicates = {}, {}
     for _, row in rows.iterrows():
         preds = predictions(row["out_dir"], row["job_key"], row.get("variant") or "")
         if preds.empty:
@@ -155,13 +163,12 @@ def _pooled(rows: pd.DataFrame, statistic) -> stats.Interval | None:
         value = statistic(preds)
         if value is None:
             return None
-        est, reps = stats.bootstrap_replicates(value, preds["group"].astype(str).to_numpy(), N_BOOT,
-                                               seed=int(row["split"]))
-        estimates.append(est)
-        replicates.append(reps)
+        key = (int(row["split"]), int(row["seed"]))
+        estimates[key], replicates[key] = stats.bootstrap_replicates(
+            value, preds["group"].astype(str).to_numpy(), N_BOOT, seed=int(row["split"]))
     if not estimates:
         return None
-    return stats.percentile_interval(float(np.mean(estimates)), np.mean(replicates, axis=0))
+    return stats.percentile_interval(*stats.pooled_over_runs(replicates, estimates, N_BOOT))
 
 
 def _hit1(preds):
@@ -258,11 +265,45 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
     if confusions:
         section.figures["confusion"] = _fig_confusions(confusions, classes)
         section.figures["per-class-accuracy"] = _fig_per_class(confusions, classes)
+    _add_findings(done, section)
     ablation = {m: intervals[m] for m in intervals if m.split("/")[-1] in DT_VARIANTS and "/" in m}
     if ablation:
         section.figures["dt-descriptor-ablation"] = _fig_ablation(ablation, published)
     _failed_note(frame, section)
     return section
+
+
+def _add_findings(done: pd.DataFrame, section: Section) -> None:
+    """The Findings table, from the per-video predictions of one dataset (the embedded one if present)."""
+    from benchmark import findings
+    from benchmark.data import synthetic
+
+    datasets = done["dataset"].unique().tolist()
+    if not datasets:
+        return
+    dataset = "synthetic-actions" if "synthetic-actions" in datasets else datasets[0]
+    rows = done[done["dataset"] == dataset]
+    pair_classes = {}
+    if dataset == "synthetic-actions":
+        index = {c.name: i for i, c in enumerate(synthetic.CLASSES)}
+        pair_classes = {name: (index[a], index[b]) for name, (a, b) in synthetic.PAIRS.items()}
+    preds = {}
+    for method, part in rows.groupby("method", sort=False):
+        frames = []
+        for _, row in part.iterrows():
+            p = predictions(row["out_dir"], row["job_key"], row.get("variant") or "")
+            if p.empty:
+                frames = []
+                break
+            frames.append(p.assign(key=[f"{row['split']}|{row['seed']}|{i}" for i in p["item"]],
+                                   group=[f"{row['split']}|{g}" for g in p["group"]]))
+        if frames:
+            preds[method] = pd.concat(frames, ignore_index=True)
+    section.findings = findings.evaluate(findings.CLAIMS, preds, pair_classes)
+    splits = sorted(rows["split"].unique().tolist())
+    seeds = sorted(rows["seed"].unique().tolist())
+    section.findings_note = (f"{dataset}, split(s) {', '.join(map(str, splits))}, seed(s) "
+                             f"{', '.join(map(str, seeds))}. " + findings.NOTE)
 
 
 # --- generative -----------------------------------------------------------------------------------
@@ -314,7 +355,7 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
         section.notes.append(FASHION_NOTE)
     anchors = published[published["metric"].isin(["nll_nats", "bits_per_dim"])]
     section.extra_tables["Published anchors († the papers' numbers on their data: binarised MNIST, CIFAR-10)"] = \
-        anchors[["method", "dataset", "metric", "value", "source", "table", "checked"]].reset_index(drop=True)
+        anchors[["method", "dataset", "metric", "value", "source", "table", "checked", "note"]].reset_index(drop=True)
     if section.numeric["bits_per_dim"].notna().any():
         section.figures["bits-per-dim"] = _fig_bits_per_dim(section.numeric)
     for name, path in artefacts.items():
@@ -515,19 +556,29 @@ def latex_table(frame: pd.DataFrame, caption: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dirty_commits(frame: pd.DataFrame) -> list[str]:
+    """Commits of the results that were not clean checkouts: such numbers cannot be traced to code."""
+    commits = frame["commit"].dropna().astype(str).unique() if "commit" in frame else []
+    return sorted(c for c in commits if c.endswith("+dirty") or c.startswith("unknown"))
+
+
 def _provenance(frame: pd.DataFrame) -> str:
-    parts = [f"datasets: {', '.join(sorted(frame['dataset'].dropna().astype(str).unique()))}",
+    from benchmark.provenance import git_commit
+
+    dirty = dirty_commits(frame)
+    parts = ["WARNING: results made from uncommitted code (" + ", ".join(dirty) + "): not citable"] if dirty else []
+    parts += [f"datasets: {', '.join(sorted(frame['dataset'].dropna().astype(str).unique()))}",
              f"runs: {', '.join(sorted(frame['out_dir'].unique()))}",
              f"profiles: {', '.join(sorted(frame['profile'].dropna().unique()))}",
              f"commits: {', '.join(sorted(frame['commit'].dropna().astype(str).unique()))}",
              f"machines: {', '.join(sorted(frame['machine'].dropna().astype(str).unique()))}",
-             f"finished: {frame['finished'].dropna().max()}"]
+             f"finished: {frame['finished'].dropna().max()}", f"report written by commit {git_commit()}"]
     return "; ".join(parts)
 
 
 INTRO = {
-    "video": "95% intervals: bootstrap over the test videos resampled by group (two-stage), averaged over splits "
-             "and seeds. Clip hit@1 has no interval (clip predictions are not stored). Throughputs are "
+    "video": "95% intervals: bootstrap over the test videos resampled by group (two-stage) within each split, "
+             "with the seeds of each split redrawn (seed variance; none with one seed), averaged over splits. Clip hit@1 has no interval (clip predictions are not stored). Throughputs are "
              "wall-clock on the machine below and noisy on shared machines.",
     "generative": "NLL in nats per image with a 95% bootstrap interval over test images; bits/dim = nats / (D ln 2).",
 }
@@ -549,6 +600,8 @@ def write_section(section: Section, provenance: str, to: Path) -> list[Path]:
         files[title] = path
     md = [f"# {name.capitalize()} suite\n", f"_{provenance}_\n", INTRO[name] + "\n",
           _markdown_table(section.display), *[f"- {n}" for n in section.notes], "", PAPER_NOTE + "\n"]
+    if section.findings is not None:
+        md += ["## Findings\n", section.findings_note + "\n", _markdown_table(section.findings)]
     for title, table in section.extra_tables.items():
         md += [f"## {title}\n", _markdown_table(table)]
     md += ["## Figures\n"] + [f"### {t}\n\n![{t}](figures/{p.name})\n" for t, p in files.items()]
@@ -579,6 +632,9 @@ def _html(section: Section, provenance: str) -> str:
             f"<p>{html.escape(INTRO[section.suite])}</p>", section.display.to_html(index=False, border=0),
             "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in section.notes) + "</ul>",
             f"<p class='paper'>{html.escape(PAPER_NOTE)}</p>"]
+    if section.findings is not None:
+        body += ["<h2>Findings</h2>", f"<p>{html.escape(section.findings_note)}</p>",
+                 section.findings.to_html(index=False, border=0)]
     for title, table in section.extra_tables.items():
         body += [f"<h2>{html.escape(title)}</h2>", table.to_html(index=False, border=0)]
     body.append("<h2>Figures</h2>")
@@ -604,6 +660,13 @@ def write_reports(out_dirs, to: Path | None = None) -> list[Path]:
     to = Path(to) if to is not None else default_reports_dir(out_dirs)
     if to.exists() and not to.is_dir():
         raise ValueError(f"--to {to} is an existing file; it must be a directory")
+    if "evaluated_on" in frame:   # tuning runs (bench run --validation) never enter the reported tables
+        tuning = frame["evaluated_on"] == "validation"
+        if tuning.any():
+            print(f"note: {int(tuning.sum())} validation (tuning) rows left out of the report", file=sys.stderr)
+        frame = frame[~tuning]
+        if frame.empty:
+            raise ValueError("only validation (tuning) rows in these runs: nothing to report")
     published = load_published()
     written: list[Path] = []
     builders = {"video": video_section, "generative": generative_section}
@@ -611,6 +674,11 @@ def write_reports(out_dirs, to: Path | None = None) -> list[Path]:
         rows = frame[frame["suite"] == suite]
         if rows.empty:
             continue
+        dirty = dirty_commits(rows)
+        if dirty:
+            print(f"warning: the {suite} results were made from uncommitted code ({', '.join(dirty)}); "
+                  f"the report says so at its top. Commit, rerun and report again before committing it.",
+                  file=sys.stderr)
         written += write_section(builders[suite](rows, published), _provenance(rows), Path(to))
     return written
 

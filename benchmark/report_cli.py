@@ -24,7 +24,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     tol = Tolerances(margin=args.margin, nll_margin=args.nll_margin, alpha=args.alpha,
                      speed_tolerance=args.speed_tolerance, min_seconds=args.min_seconds)
-    return run_check(Path(args.baseline), _out_dirs(args), args.update, tol, show_all=args.all)
+    return run_check(Path(args.baseline), _out_dirs(args), args.update, tol, show_all=args.all,
+                     allow_dirty=args.allow_dirty)
 
 
 def register_report_commands(subparsers) -> None:
@@ -54,4 +55,6 @@ def register_report_commands(subparsers) -> None:
     check.add_argument("--min-seconds", type=float, default=defaults.min_seconds,
                        help=f"phases shorter than this are not gated (default: {defaults.min_seconds})")
     check.add_argument("--all", action="store_true", help="also list the phases too short to be gated")
+    check.add_argument("--allow-dirty", action="store_true",
+                       help="with --update: write a baseline from a run of uncommitted code (marked +dirty)")
     check.set_defaults(func=cmd_check)

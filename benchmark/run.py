@@ -18,6 +18,7 @@ from benchmark.data.video import VideoReadError, VideoSet
 from benchmark.registry import methods_of
 from benchmark.runner import Job, JobTask
 from benchmark.store import STORE_NAME, Store, exclusive
+from benchmark.validation import carve, chosen_on
 
 
 def _decode_one(args: tuple[VideoSet, int]) -> tuple[str | None, int, str]:
@@ -110,11 +111,13 @@ def plan_tasks(config: RunConfig, cache: Cache) -> list[JobTask]:
             if suite == "video":
                 data = require_videos(decode_all(open_split(dataset, split, config.profile, cache, progress=True),
                                                  config.workers))
+                if config.validation:
+                    data = carve(data)
             for spec in specs:
                 version = plan.code_version(spec)
                 for seed in range(config.seeds):
                     job = Job(suite, data.name if data else dataset, split, spec.name, config.profile, seed,
-                              config.device)
+                              config.device, "validation" if config.validation else "test")
                     key = plan.job_key(job, _identity(data, dataset), version)
                     tasks.append(JobTask(job, key, version, data, str(config.out / "artefacts" / key),
                                          workers=config.workers, threads=config.workers))
@@ -173,7 +176,9 @@ def run(config: RunConfig, argv: list[str]) -> int:
                     record = {"job_key": task.key, "suite": job.suite, "dataset": job.dataset,
                               "split": job.split, "method": job.method, "profile": job.profile,
                               "seed": job.seed, "device": job.device, "code_version": task.code_version,
-                              "params": {**_data_params(task.data), **_protocol_params(protocols, job)}}
+                              "params": {**_data_params(task.data), **_protocol_params(protocols, job),
+                                         "evaluated_on": job.evaluated_on,
+                                         "settings_chosen_on": chosen_on(job.method, job.profile)}}
                     store.record(run_id, record, result.status, result.outcome, result.error,
                                  provenance.provenance(job.device), result.started, result.finished)
                     failed += result.status != "done"

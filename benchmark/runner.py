@@ -31,6 +31,7 @@ class Job:
     profile: str
     seed: int
     device: str
+    evaluated_on: str = "test"     # "validation": tuning run on groups carved from the training set
 
 
 @dataclass(frozen=True)

@@ -140,3 +140,25 @@ def ratio_interval(ratio: float, sd_log: float, level: float = LEVEL) -> Interva
     """Log-normal interval of a ratio whose logarithm has standard deviation ``sd_log``."""
     z = float(sps.norm.ppf(0.5 + level / 2))
     return Interval(ratio, ratio * math.exp(-z * sd_log), ratio * math.exp(z * sd_log))
+
+
+def pooled_over_runs(job_replicates: dict[tuple[int, int], np.ndarray], job_estimates: dict[tuple[int, int], float],
+                     n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, np.ndarray]:
+    """(estimate, replicates) of a statistic averaged over the jobs of a run, (split, seed) -> value.
+
+    ``job_replicates[(split, s)]`` are the job's group-bootstrap replicates, made with the same group
+    resamples for every seed of a split (its test videos). Each replicate also redraws the seeds of each
+    split with replacement, so the spread between training seeds enters the interval (with one seed per
+    split it cannot: the interval then holds test-video sampling only). Splits are fixed, not resampled:
+    the three splits are the design's whole population of splits, their different test actors are in
+    the group resampling. Estimate: mean over splits of the mean over its seeds."""
+    rng = np.random.default_rng(seed)
+    splits = sorted({split for split, _ in job_replicates})
+    per_split_est, per_split_reps = [], []
+    for split in splits:
+        seeds = sorted(s for sp, s in job_replicates if sp == split)
+        reps = np.stack([job_replicates[(split, s)][:n_boot] for s in seeds])        # (k, B)
+        drawn = rng.integers(0, len(seeds), size=(reps.shape[1], len(seeds)))         # (B, k)
+        per_split_reps.append(reps[drawn, np.arange(reps.shape[1])[:, None]].mean(axis=1))
+        per_split_est.append(float(np.mean([job_estimates[(split, s)] for s in seeds])))
+    return float(np.mean(per_split_est)), np.mean(per_split_reps, axis=0)

@@ -249,6 +249,8 @@ class Store:
             costs = json.loads(job["costs"] or "{}")
             prov = json.loads(job["provenance"] or "{}")
             data = json.loads(job["params"] or "{}")
+            base["evaluated_on"] = data.get("evaluated_on", "test")
+            base["settings_chosen_on"] = data.get("settings_chosen_on")
             if "excluded_videos" in data:
                 base.update(n_train=data["n_train"], n_test=data["n_test"],
                             n_excluded_videos=len(data["excluded_videos"]))

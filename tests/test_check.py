@@ -195,7 +195,7 @@ def test_a_run_of_another_profile_is_an_error_not_a_verdict(current):
 
 def test_cli_update_then_check_and_exit_codes(run_dir, tmp_path, capsys):
     baseline = tmp_path / "baseline.json"
-    assert main(["check", "--baseline", str(baseline), "--out", str(run_dir), "--update"]) == 0
+    assert main(["check", "--baseline", str(baseline), "--out", str(run_dir), "--update", "--allow-dirty"]) == 0
     assert main(["check", "--baseline", str(baseline), "--out", str(run_dir)]) == 0
     data = json.loads(baseline.read_text())
     for job in data["jobs"].values():

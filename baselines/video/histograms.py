@@ -3,6 +3,11 @@
 Per sampled frame, a colour histogram (RGB per channel and hue) and a gradient-orientation histogram on a
 whole-frame + 2x2 grid, Hellinger-normalised; a linear classifier (logistic regression) on frames;
 video scores = mean of its frames' class probabilities (each frame is a "clip").
+
+Where the smoke and quick settings were chosen: on the test videos of split 1, before the validation
+carve existed; every row records this as ``settings_chosen_on = "test split (legacy)"``
+(``benchmark.validation``). Re-choose them with ``bench run --validation`` (validation actors carved
+from the training actors), then name the profile in ``benchmark.validation.CHOSEN_ON``.
 """
 from __future__ import annotations
 

@@ -7,6 +7,11 @@ pool1 1x2x2) and shrink widths and crop; they add batch normalisation after each
 dropout so that the training loss falls within a CPU budget of ~40 s from scratch. The quick profile
 resizes the 48 px frames to 32 and crops 28 (3-D convolutions at full resolution cost too much on CPU),
 and takes 300 steps of 32 clips (100 of 16 left it at chance).
+
+Where the smoke and quick settings were chosen: on the test videos of split 1, before the validation
+carve existed; every row records this as ``settings_chosen_on = "test split (legacy)"``
+(``benchmark.validation``). Re-choose them with ``bench run --validation`` (validation actors carved
+from the training actors), then name the profile in ``benchmark.validation.CHOSEN_ON``.
 """
 from __future__ import annotations
 

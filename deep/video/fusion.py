@@ -25,6 +25,11 @@ apart) the first small version stayed at chance: it memorised each video's backg
 They also let the last pooling layer take the maximum over the whole map, so FC1 sees position-free
 features (late fusion still concatenates its two towers' outputs at FC1); its effect on video hit@1 was
 within the noise of our runs.
+
+Where the smoke and quick settings were chosen: on the test videos of split 1, before the validation
+carve existed; every row records this as ``settings_chosen_on = "test split (legacy)"``
+(``benchmark.validation``). Re-choose them with ``bench run --validation`` (validation actors carved
+from the training actors), then name the profile in ``benchmark.validation.CHOSEN_ON``.
 """
 from __future__ import annotations
 

@@ -13,6 +13,11 @@ batch normalisation after each CNN convolution and no dropout (their training lo
 of CPU training). The quick profile resizes frames to 36 px, crops 32 (five pooling stages need 32 px) and
 takes 5 frames 2 apart: with 10 frames the CPU budget allowed only 300 steps, which left video hit@1 at
 0.39 / 0.23 (seeds 0 / 1) against 0.49 / 0.43 with 5 frames and 600 steps.
+
+Where the smoke and quick settings were chosen: on the test videos of split 1, before the validation
+carve existed; every row records this as ``settings_chosen_on = "test split (legacy)"``
+(``benchmark.validation``). Re-choose them with ``bench run --validation`` (validation actors carved
+from the training actors), then name the profile in ``benchmark.validation.CHOSEN_ON``.
 """
 from __future__ import annotations
 

@@ -11,6 +11,11 @@ synthetic videos; see ``deep.video.fusion``). The quick profile resizes frames t
 takes 8 frames 2 apart (the span of the paper's 16 frames at half the cost): with 16 frames the CPU budget
 allowed only 300 steps, which left video hit@1 at 0.41 / 0.28 (seeds 0 / 1) against 0.54 / 0.45 with
 8 frames and 600 steps.
+
+Where the smoke and quick settings were chosen: on the test videos of split 1, before the validation
+carve existed; every row records this as ``settings_chosen_on = "test split (legacy)"``
+(``benchmark.validation``). Re-choose them with ``bench run --validation`` (validation actors carved
+from the training actors), then name the profile in ``benchmark.validation.CHOSEN_ON``.
 """
 from __future__ import annotations
 

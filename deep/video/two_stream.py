@@ -7,14 +7,24 @@ VideoSet's per-video cache (the same flow the classical pipeline uses), bounded 
 to 8 bits as the usual tools store it, with the mean flow of each field subtracted (camera motion).
 
 One job trains each stream once and returns four rows: "spatial", "temporal", "fusion-avg" (average of
-the two softmax scores) and "fusion-svm" (a linear SVM on the stacked, L2-normalised clip softmax scores
-of the training videos; its margins are mapped through a softmax so a row still sums to 1).
+the two softmax scores) and "fusion-svm" (a linear SVM on the stacked, L2-normalised clip softmax scores;
+its margins are mapped through a softmax so a row still sums to 1). The SVM is fitted on *out-of-fold*
+scores of the training videos: the training actors (groups) are split into ``svm_folds`` folds (sorted
+groups dealt round-robin), each stream is trained again on all folds but one, with the same settings, and
+scores the held-out fold; the streams that score the test videos are trained on every training video.
+Scores of the videos a stream was trained on are near one-hot and would teach the SVM to trust both
+streams equally. This costs ``svm_folds`` extra trainings of each stream.
 
 The small profiles keep the layers and shrink widths and crop, use batch normalisation after every
 convolution instead of LRN and no dropout, so that each stream's training loss falls within seconds of
 CPU training from scratch. As in ``deep.video.fusion`` (see there why), their conv1 is 3x3 stride 1 and
 their last pooling layer takes the maximum over the whole map: with the strided stem (and 400 steps of 16
 clips) the spatial stream memorised backgrounds and stayed at chance.
+
+Where the smoke and quick settings were chosen: on the test videos of split 1, before the validation
+carve existed; every row records this as ``settings_chosen_on = "test split (legacy)"``
+(``benchmark.validation``). Re-choose them with ``bench run --validation`` (validation actors carved
+from the training actors), then name the profile in ``benchmark.validation.CHOSEN_ON``.
 """
 from __future__ import annotations
 
@@ -93,6 +103,7 @@ class Arch:
     temporal_train: TrainConfig
     svm_c: float = 1.0
     global_pool: bool = False         # the last pooling layer covers the whole feature map
+    svm_folds: int = 2                # folds of training actors for the fusion SVM's out-of-fold scores
 
 
 PROFILES: dict[str, Arch] = {
@@ -162,15 +173,33 @@ class TwoStream:
         for stream in self.streams.values():
             stream.extract(videos)
 
+    def _out_of_fold(self, train: VideoSet) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Clip scores of every training video from streams that did not train on its actor."""
+        groups = np.unique(train.groups)
+        if len(groups) < self.arch.svm_folds:
+            raise ValueError(f"{len(groups)} training groups: too few for {self.arch.svm_folds} SVM folds")
+        fold_of = {g: k % self.arch.svm_folds for k, g in enumerate(groups)}
+        folds = np.array([fold_of[g] for g in train.groups])
+        clips: dict[str, list[np.ndarray]] = {"spatial": [], "temporal": []}
+        labels = []
+        self.n_fold_clips_ = 0
+        for k in range(self.arch.svm_folds):
+            fit_part, held = train.subset(np.flatnonzero(folds != k)), train.subset(np.flatnonzero(folds == k))
+            for name, stream in self.streams.items():
+                fold_model = ClipClassifier(make_model=stream.make_model, clip=stream.clip, train=stream.train,
+                                            ctx=self.ctx, variant=f"{name}-fold{k}").fit(fit_part)
+                clips[name] += fold_model.predict_clips(held)
+                self.n_fold_clips_ += fold_model.n_train_clips_
+            labels.append(np.repeat(held.labels, stream.train.test_clips))
+        return {name: np.concatenate(c) for name, c in clips.items()}, np.concatenate(labels)
+
     def fit(self, train: VideoSet) -> "TwoStream":
-        for stream in self.streams.values():
-            stream.fit(train)
-        clips = {name: np.concatenate(s.predict_clips(train)) for name, s in self.streams.items()}
-        n_clips = self.streams["spatial"].train.test_clips
-        labels = np.repeat(train.labels, n_clips)
+        clips, labels = self._out_of_fold(train)
         self.svm_ = LinearSVC(C=self.arch.svm_c, random_state=self.ctx.seed)
         self.svm_.fit(_svm_features(clips["spatial"], clips["temporal"]), labels)
-        self.n_train_clips_ = sum(s.n_train_clips_ for s in self.streams.values())
+        for stream in self.streams.values():
+            stream.fit(train)
+        self.n_train_clips_ = sum(s.n_train_clips_ for s in self.streams.values()) + self.n_fold_clips_
         return self
 
     def _svm_probs(self, spatial: np.ndarray, temporal: np.ndarray) -> np.ndarray:

@@ -4,6 +4,11 @@ One training yields a result row per descriptor channel and their combination, a
 CVPR 2011 Table 1: "traj", "hog", "hof", "mbh" (MBHx and MBHy as two kernel channels) and
 "combined" (all five channels). Per-video features are extracted in parallel worker processes
 and cached, keyed by the frames, the DT parameters and ``DT_CODE_VERSION``.
+
+Where the smoke and quick settings were chosen: on the test videos of split 1, before the validation
+carve existed; every row records this as ``settings_chosen_on = "test split (legacy)"``
+(``benchmark.validation``). Re-choose them with ``bench run --validation`` (validation actors carved
+from the training actors), then name the profile in ``benchmark.validation.CHOSEN_ON``.
 """
 from __future__ import annotations
 

@@ -1,0 +1,102 @@
+"""The speed gate survives a busy machine: an unchanged workload timed while busy processes load every
+core passes; a real 2x slowdown of one method's phase fails. Real timings (run under the heavy lock)."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from benchmark.check import Tolerances, compare, snapshot
+from benchmark.outcome import JobOutcome, RowResult
+from benchmark.store import Store
+from benchmark.timing import PhaseTimer
+
+pytestmark = pytest.mark.slow
+REPEATS = 6
+UNIT = 0.6          # CPU seconds of one unit of work, calibrated once
+
+
+def _spin(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total = (total + i * i) % 1_000_003
+    return total
+
+
+def _calibrate() -> int:
+    n, start = 200_000, time.process_time()
+    _spin(n)
+    return max(1, int(n * UNIT / max(time.process_time() - start, 1e-3)))
+
+
+def _busy() -> None:
+    while True:
+        _spin(1_000_000)
+
+
+def _run(out, iterations: int, beta_factor: float = 1.0) -> None:
+    """One repeat: two 'methods' whose train phase is pure-Python work, timed by the harness's timer."""
+    store = Store(out)
+    run_id = store.start_run("bench run (test)", {"workers": 1}, {}, "t0")
+    for method, factor in (("alpha", 1.0), ("beta", beta_factor)):
+        timer = PhaseTimer()
+        with timer.phase("train"):
+            _spin(int(iterations * factor))
+        preds = [{"item": f"v{i}", "group": i % 3, "label": 0, "pred": 0, "scores": []} for i in range(6)]
+        timings = {**timer.as_dict(), "reference_s": 0.01}
+        outcome = JobOutcome([RowResult("", {"video_hit1": 1.0}, preds)], timings, {})
+        job = {"job_key": f"key-{method}", "suite": "video", "dataset": "toy", "split": 1, "method": method,
+               "profile": "smoke", "seed": 0, "device": "cpu", "code_version": "t"}
+        store.record(run_id, job, "done", outcome, None, {}, "t0", "t1")
+    store.close()
+
+
+def _repeats(tmp_path, name: str, iterations: int, beta_factor: float = 1.0) -> dict:
+    dirs = [tmp_path / f"{name}-{k}" for k in range(REPEATS)]
+    for out in dirs:
+        _run(out, iterations, beta_factor)
+    return snapshot(dirs)
+
+
+class Load:
+    """One busy process per core, started by the test and always stopped."""
+
+    def __enter__(self):
+        self.procs = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(os.cpu_count() or 1)]
+        for p in self.procs:
+            p.start()
+        time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.join(timeout=10)
+
+
+def _speed(verdicts, method: str, kind: str):
+    return [v for v in verdicts if v.method.endswith(f"|{method}") and kind in v.metric]
+
+
+def test_busy_machine_passes_and_a_real_2x_slowdown_fails(tmp_path):
+    iterations = _calibrate()
+    tol = Tolerances()
+    baseline = _repeats(tmp_path, "base", iterations)
+    with Load():
+        loaded = _repeats(tmp_path, "loaded", iterations)
+        slowed = _repeats(tmp_path, "slowed", iterations, beta_factor=2.0)
+
+    verdicts = compare(baseline, loaded, tol)
+    cpu = _speed(verdicts, "alpha", "CPU time") + _speed(verdicts, "beta", "CPU time")
+    assert len(cpu) == 2 and all(v.verdict == "pass" for v in cpu), cpu
+    wall = _speed(verdicts, "alpha", "wall time")
+    assert wall[0].verdict in ("pass", "not gated"), wall   # busy: wall time is not gated, and says so
+    assert not [v for v in verdicts if v.verdict == "FAIL"], [v for v in verdicts if v.verdict == "FAIL"]
+
+    verdicts = compare(baseline, slowed, tol)
+    failed = [v for v in verdicts if v.verdict == "FAIL"]
+    assert [v.method.split("|")[-1] for v in failed] == ["beta"], failed
+    assert "CPU time" in failed[0].metric

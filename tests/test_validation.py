@@ -1,0 +1,53 @@
+"""The validation carve: held-out training actors, never a test video; rows say what they were evaluated on."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.data.datasets import DatasetSplit
+from benchmark.data.video import VideoSet
+from benchmark.validation import carve, chosen_on, validation_groups
+
+
+def _videos(groups, prefix):
+    groups = np.asarray(groups)
+    return VideoSet(paths=tuple(Path(f"{prefix}{i}.avi") for i in range(len(groups))), labels=np.arange(len(groups)) % 2,
+                    groups=groups, class_names=("a", "b"))
+
+
+def test_carve_holds_out_every_third_training_actor_and_never_a_test_video():
+    data = DatasetSplit("toy", Path("."), 1, _videos(np.repeat([3, 4, 5, 6, 7, 8, 9, 10], 4), "tr"),
+                        _videos(np.repeat([1, 2], 4), "te"))
+    tuned = carve(data)
+    assert set(validation_groups(data.train.groups)) == {3, 6, 9}
+    assert set(tuned.test.groups) == {3, 6, 9} and set(tuned.train.groups) == {4, 5, 7, 8, 10}
+    assert not set(tuned.test.names) & set(data.test.names)
+    assert set(tuned.train.names) | set(tuned.test.names) == set(data.train.names)
+    assert carve(data).test.names == tuned.test.names            # deterministic
+
+
+def test_too_few_actors_is_an_error_and_legacy_settings_are_marked():
+    with pytest.raises(ValueError, match="training groups"):
+        validation_groups([1, 1, 2])
+    assert chosen_on("c3d", "quick") == "test split (legacy)"
+    assert chosen_on("c3d", "paper") == "the papers' published settings"
+
+
+def test_a_validation_run_is_marked_in_the_store_and_kept_out_of_reports(tmp_path):
+    from benchmark.cli import main
+    from benchmark.store import Store
+
+    out = tmp_path / "tune"
+    assert main(["run", "--suite", "video", "--profile", "smoke", "--methods", "feature-histograms",
+                 "--validation", "--workers", "1", "--out", str(out)]) == 0
+    store = Store(out, readonly=True)
+    try:
+        rows = store.results()
+    finally:
+        store.close()
+    assert set(rows["evaluated_on"]) == {"validation"}
+    assert set(rows["settings_chosen_on"]) == {"test split (legacy)"}
+    assert rows["n_test"].iloc[0] == 20 and rows["n_train"].iloc[0] == 20   # 2 of the 4 training actors held out
+    assert main(["report", "--out", str(out), "--to", str(tmp_path / "reports")]) == 2   # nothing to report
