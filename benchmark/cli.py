@@ -5,10 +5,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from benchmark.config import DEFAULT_OUT, PROFILES, SUITES, RunConfig
+
+if TYPE_CHECKING:  # pandas is imported where a table is printed: `bench --help` stays fast
+    import pandas as pd
 
 SUMMARY_COLUMNS = {
     "video": ["method", "split", "seed", "status", "video_hit1", "clip_hit1", "video_hit5", "mean_class_acc",
@@ -36,6 +38,8 @@ def _choice(value: str, valid, kind: str) -> str:
 
 
 def _format(frame: pd.DataFrame, fmt: str) -> str:
+    import pandas as pd
+
     if frame.empty:
         return "(no results)"
     if fmt == "csv":
