@@ -60,23 +60,11 @@ import pandas as pd
 
 from benchmark import decoding, stats
 from benchmark.provenance import now as utc_now
+from benchmark.tolerances import Tolerances
 
 FORMAT = "cvbench-baseline/1"
 PHASES = ("extract_s", "train_s", "infer_s", "infer_train_s", "infer_bounds_s", "sample_s", "nncheck_s")
 REFERENCE_KEYS = ("reference_before_s", "reference_after_s")
-
-
-@dataclass(frozen=True)
-class Tolerances:
-    margin: float = 0.05             # accuracy: tolerated drop in video hit@1 (fraction of videos)
-    nll_margin: float = 0.02         # density: tolerated relative increase of the mean test NLL
-    alpha: float = 0.05              # McNemar level
-    speed_tolerance: float = 0.25    # tolerated slow-down of a phase (ratio to the reference workload)
-    min_seconds: float = 0.5         # phases shorter than this in either run are not gated
-    n_boot: int = 2000
-    seed: int = 0
-    min_samples: int = 6             # repeats a side for the rank test (asv: 6)
-    rank_alpha: float = 0.002        # one-sided Mann-Whitney U level (asv)
 
 
 @dataclass(frozen=True)

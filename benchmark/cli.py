@@ -6,13 +6,15 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from benchmark.config import DEFAULT_OUT, PROFILES, SUITES, RunConfig
 
 DESCRIPTION = ("Benchmark classical computer vision against deep learning on the same data splits: "
                "`bench run` runs a suite, `bench results` / `bench report` show it, `bench check` gates CI.")
+if TYPE_CHECKING:  # pandas is imported where a table is printed: `bench --help` stays fast
+    import pandas as pd
+
 SUMMARY_COLUMNS = {
     "video": ["dataset", "method", "split", "seed", "status", "video_hit1", "clip_hit1", "video_hit5",
               "mean_class_acc", "n_unscorable", "n_tied_top", "extract_s", "train_s", "infer_s"],
@@ -40,6 +42,8 @@ def _choice(value: str, valid, kind: str) -> str:
 
 
 def _format(frame: pd.DataFrame, fmt: str) -> str:
+    import pandas as pd
+
     if frame.empty:
         return "(no results)"
     if fmt == "csv":

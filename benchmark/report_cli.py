@@ -29,7 +29,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def register_report_commands(subparsers) -> None:
-    from benchmark.check import Tolerances
+    from benchmark.tolerances import Tolerances
 
     defaults = Tolerances()
     report = subparsers.add_parser("report", help="regenerate tables and figures from the results store")

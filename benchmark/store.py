@@ -13,12 +13,13 @@ import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Iterator
 
 from benchmark.outcome import JobOutcome
 from benchmark.protocol import check_scored_on_trained_split
+
+if TYPE_CHECKING:  # imported where a frame is built: `bench` start-up does not pay for pandas
+    import pandas as pd
 
 STORE_NAME = "results.sqlite"
 SCHEMA_VERSION = 1
@@ -265,6 +266,8 @@ class Store:
             for variant, metrics in variants:
                 name = f"{job['method']}/{variant}" if variant else job["method"]
                 records.append({**base, "method": name, "variant": variant, **metrics, **extra})
+        import pandas as pd
+
         return pd.DataFrame.from_records(records)
 
     @_guarded
@@ -274,6 +277,8 @@ class Store:
             (job_key, variant)).fetchall()
         records = [{"idx": r["idx"], "item": r["item"], "group": r["grp"], "label": r["label"],
                     "pred": r["pred"], **json.loads(r["payload"] or "{}")} for r in rows]
+        import pandas as pd
+
         return pd.DataFrame.from_records(records)
 
 

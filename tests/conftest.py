@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# CVBENCH_SHARED_DATA points elsewhere (e.g. from a git worktree, whose parent has no shared/)
+SHARED_DATA = Path(os.environ.get("CVBENCH_SHARED_DATA")
+                   or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

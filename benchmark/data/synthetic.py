@@ -17,9 +17,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
-from benchmark.progress import progress as progress_bar
 
 GENERATOR_VERSION = 3
 
@@ -70,6 +68,8 @@ class SyntheticParams:
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, blur: float) -> np.ndarray:
+    import cv2  # here, not at the top: `bench --help` and `bench list` need no OpenCV
+
     noise = rng.standard_normal((h, w)).astype(np.float32)
     noise = cv2.GaussianBlur(noise, (0, 0), blur)
     return (noise - noise.mean()) / (noise.std() + 1e-6)
@@ -143,6 +143,8 @@ def _trajectory(motion: str, n: int, rng: np.random.Generator, span: float) -> t
 
 def render_video(cls: ActionClass, group: int, clip: int, params: SyntheticParams) -> np.ndarray:
     """(T, H, W, 3) uint8 RGB frames of one video; deterministic in (class, group, clip, params)."""
+    import cv2
+
     class_index = [c.name for c in CLASSES].index(cls.name)
     group_rng = np.random.default_rng([params.seed, group])
     rng = np.random.default_rng([params.seed, group, clip, class_index])
@@ -181,6 +183,8 @@ def render_video(cls: ActionClass, group: int, clip: int, params: SyntheticParam
 
 
 def write_avi(path: Path, frames: np.ndarray, fps: int) -> None:
+    import cv2
+
     h, w = frames.shape[1:3]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
     if not writer.isOpened():
@@ -219,6 +223,8 @@ def ensure_dataset(params: SyntheticParams, cache_root: Path, progress: bool = T
                 "classes": [asdict(c) for c in CLASSES]}
     digest = json.dumps(identity, sort_keys=True)
     import hashlib
+
+    from benchmark.progress import progress as progress_bar  # tqdm only when a dataset is generated
 
     root = cache_root / "datasets" / f"synthetic-actions-{hashlib.sha256(digest.encode()).hexdigest()[:12]}"
     if (root / "params.json").is_file():

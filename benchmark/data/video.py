@@ -10,7 +10,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import cv2
 import numpy as np
 
 from benchmark.cache import Cache
@@ -34,6 +33,8 @@ class FrameSpec:
 
 
 def _resized(frame: np.ndarray, short_side: int | None) -> np.ndarray:
+    import cv2  # here, not at the top: `bench --help` and `bench list` need no OpenCV
+
     if short_side is None:
         return frame
     h, w = frame.shape[:2]
@@ -47,6 +48,8 @@ def _resized(frame: np.ndarray, short_side: int | None) -> np.ndarray:
 
 def iter_frames(path: Path | str, spec: FrameSpec = FrameSpec()) -> Iterator[np.ndarray]:
     """Stream RGB uint8 frames (H, W, 3) one at a time; memory does not grow with video length."""
+    import cv2
+
     path = Path(path)
     if not path.is_file():
         raise VideoReadError(f"{path}: no such file")

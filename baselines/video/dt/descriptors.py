@@ -38,7 +38,7 @@ N_VOTES = sum(BINS.values())
 
 def _votes(x: np.ndarray, y: np.ndarray, out: np.ndarray, channel: int, n_bins: int,
            min_flow: float | None) -> None:
-    """Write the two-bin magnitude votes of vectors (x, y) into planes out[channel:channel + n_bins (+1)]."""
+    """Write the two-bin magnitude votes of vectors (x, y) into out[..., channel:channel + n_bins (+1)]."""
     mag, angle = cv2.cartToPolar(x, y, angleInDegrees=True)  # OpenCV's fastAtan2, as the C++
     mag = mag.reshape(-1)
     fbin = angle.reshape(-1) * np.float32(n_bins / 360.0)
@@ -54,11 +54,11 @@ def _votes(x: np.ndarray, y: np.ndarray, out: np.ndarray, channel: int, n_bins: 
         bin0[still] = n_bins
         mag0[still] = 1.0
         mag1[still] = 0.0
-    plane = mag.size
-    pixels = np.arange(channel * plane, (channel + 1) * plane, dtype=np.intp)
+    n_planes = out.shape[-1]
+    pixels = np.arange(0, mag.size * n_planes, n_planes, dtype=np.intp) + channel
     flat = out.reshape(-1)
-    flat[bin1 * plane + pixels] = mag1
-    flat[bin0 * plane + pixels] = mag0
+    flat[pixels + bin1] = mag1
+    flat[pixels + bin0] = mag0
 
 
 def integral_histograms(prev_grey: np.ndarray, flow: np.ndarray, grid: DescriptorGrid = DescriptorGrid(),
@@ -71,7 +71,8 @@ def integral_histograms(prev_grey: np.ndarray, flow: np.ndarray, grid: Descripto
     """
     height, width = prev_grey.shape
     motion = flow if hof_flow is None else hof_flow
-    votes = np.zeros((N_VOTES, height, width), np.float32)
+    # interleaved (H, W, 33): a corner lookup in frame_descriptors then reads 33 adjacent floats
+    votes = np.zeros((height, width, N_VOTES), np.float32)
     gx = cv2.Sobel(prev_grey, cv2.CV_32F, 1, 0, ksize=1)
     gy = cv2.Sobel(prev_grey, cv2.CV_32F, 0, 1, ksize=1)
     _votes(gx, gy, votes, 0, 8, None)
@@ -84,11 +85,11 @@ def integral_histograms(prev_grey: np.ndarray, flow: np.ndarray, grid: Descripto
         dy = cv2.Sobel(comp, cv2.CV_32F, 0, 1, ksize=1)
         _votes(dx, dy, votes, channel, 8, None)
         channel += 8
-    integral = np.empty((N_VOTES, height + 1, width + 1), np.float32)
-    for plane, out in zip(votes, integral):
-        cv2.integral(plane, out, sdepth=cv2.CV_32F)
-    # interleaved (H + 1, W + 1, 33): a corner lookup then reads 33 adjacent floats
-    return cv2.merge(list(integral))
+    # cv2.integral's float32 sums, in its order: running sums along each row, then down the columns
+    integral = np.zeros((height + 1, width + 1, N_VOTES), np.float32)
+    np.cumsum(votes, axis=1, out=integral[1:, 1:])
+    np.cumsum(integral[1:, 1:], axis=0, out=integral[1:, 1:])
+    return integral
 
 
 def frame_descriptors(integral: np.ndarray, points: np.ndarray, grid: DescriptorGrid = DescriptorGrid()) -> np.ndarray:

@@ -21,21 +21,122 @@ def _row_format(n_columns: int, n_traj: int) -> str:
     return "%d\t" + "%f\t" * (N_HEADER - 1 + n_traj) + "%.7f\t" * n_desc + "\n"
 
 
-def write_dt(rows: np.ndarray | Iterable[np.ndarray], out: IO[str] | str | Path, n_traj: int = 30) -> int:
-    """Write trajectory rows (an (n, C) array or an iterable of such batches); returns rows written."""
+def _printf_rows(batch: np.ndarray, n_traj: int) -> bytes:
+    """The reference formatting, one ``%`` per row (slow; for values the vectorised path does not cover)."""
+    fmt = _row_format(batch.shape[1], n_traj)
+    return "".join(fmt % (int(row[0]), *row[1:]) for row in batch.astype(np.float64)).encode("ascii")
+
+
+def _digit_table(n: int, width: int, suffix: str = "") -> np.ndarray:
+    """(n, width + len(suffix)) uint8: the zero-padded decimal digits of 0..n-1, then the suffix."""
+    text = "".join(f"{i:0{width}d}{suffix}" for i in range(n))
+    return np.frombuffer(text.encode("ascii"), np.uint8).reshape(n, width + len(suffix))
+
+
+_D4 = _digit_table(10_000, 4)
+_D2 = _digit_table(100, 2)
+# %.7f of a value in [0, 1] is "d.ddddddd": q = round(v * 1e7) split as "d.dd" | "dddd" | "d\t"
+_HEAD3 = np.frombuffer("".join(f"{i // 100}.{i % 100:02d}" for i in range(101)).encode(), np.uint8).reshape(101, 4)
+_TAIL = _digit_table(10, 1, "\t")
+# the same tables as single words, so one gather writes 4 (or 2) characters
+_HEAD3_WORD, _D4_WORD, _TAIL_WORD = (np.ascontiguousarray(t).view(f"<u{t.shape[1]}")[:, 0]
+                                     for t in (_HEAD3, _D4, _TAIL))
+_UNIT_FIELD = np.dtype({"names": ["head", "digits", "tail"], "formats": ["<u4", "<u4", "<u2"],
+                        "offsets": [0, 4, 8], "itemsize": 10})
+_INT_DIGITS = 8
+_FIELD = 1 + _INT_DIGITS + 1 + 6 + 1  # sign, integer digits, point, 6 decimals, tab
+
+
+def _unit_columns(values: np.ndarray) -> np.ndarray | None:
+    """(n, m * 10) uint8 text of ``%.7f\t`` for float32 values in [0, 1], or None when a value is not.
+
+    Exact: a float32 times 1e7 is exact in float64 and np.rint rounds half to even, as printf.
+    """
+    if not (np.all(values >= 0) and np.all(values <= 1)) or np.signbit(values).any():
+        return None
+    q = np.rint(values.astype(np.float64) * 1e7).astype(np.int32)
+    r = q // 10
+    a = r // 10_000
+    out = np.empty(values.shape, _UNIT_FIELD)
+    out["head"] = _HEAD3_WORD[a]
+    out["digits"] = _D4_WORD[r - a * 10_000]
+    out["tail"] = _TAIL_WORD[q - r * 10]
+    return out.view(np.uint8).reshape(len(values), -1)
+
+
+def _fixed_columns(values: np.ndarray, integer_first: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """Text of ``%f\t`` (the first column ``%d\t`` when integer_first) for finite float32 values.
+
+    Returns (n, m * _FIELD) uint8 fields and the mask of their used bytes (fields are right-aligned
+    digits with the unused leading places masked out), or None when a value is not finite or has
+    more than 8 integer digits.
+    """
+    v = values.astype(np.float64)
+    if not np.isfinite(v).all() or np.abs(v).max(initial=0) >= 10.0 ** _INT_DIGITS - 1:
+        return None
+    n, m = v.shape
+    q = np.rint(np.abs(v) * 1e6).astype(np.int64)   # exact for float32 inputs, half to even as printf
+    whole, frac = np.divmod(q, 1_000_000)
+    if integer_first:
+        whole[:, 0] = np.abs(np.trunc(v[:, 0])).astype(np.int64)
+    out = np.empty((n, m, _FIELD), np.uint8)
+    out[..., 0] = ord("-")
+    out[..., 1:5] = _D4[whole // 10_000]
+    out[..., 5:9] = _D4[whole % 10_000]
+    out[..., 9] = ord(".")
+    out[..., 10:14] = _D4[frac // 100]
+    out[..., 14:16] = _D2[frac % 100]
+    out[..., 16] = ord("\t")
+    n_digits = np.ones(whole.shape, np.int64)
+    for power in range(1, _INT_DIGITS):
+        n_digits += whole >= 10 ** power
+    place = np.arange(_FIELD)
+    mask = (place >= 1 + _INT_DIGITS - n_digits[..., None])
+    mask[..., 0] = np.signbit(v)
+    if integer_first:
+        mask[:, 0, 9:16] = False
+        mask[:, 0, 0] &= whole[:, 0] != 0     # %d of -0.0 (or of -0.5 truncated) prints "0"
+    return out.reshape(n, -1), mask.reshape(n, -1)
+
+
+def format_rows(batch: np.ndarray, n_traj: int = 30) -> bytes:
+    """The text of (n, C) rows, byte for byte what the C++ ``printf`` calls print (see the module doc)."""
+    batch = np.asarray(batch)
+    if batch.dtype != np.float32:
+        return _printf_rows(batch, n_traj)
+    n_fixed = N_HEADER + n_traj
+    fixed = _fixed_columns(batch[:, :n_fixed], integer_first=True)
+    unit = _unit_columns(batch[:, n_fixed:])
+    if fixed is None or unit is None:
+        return _printf_rows(batch, n_traj)
+    fields, mask = fixed
+    heads = fields[mask]                                    # the used bytes, row after row
+    ends = np.cumsum(mask.sum(axis=1))
+    tails = np.empty((len(batch), unit.shape[1] + 1), np.uint8)
+    tails[:, :-1] = unit
+    tails[:, -1] = ord("\n")
+    heads_view, tails_view, width = memoryview(heads), memoryview(tails.reshape(-1)), tails.shape[1]
+    starts = [0, *ends[:-1].tolist()]
+    return b"".join(part for i, (a, b) in enumerate(zip(starts, ends.tolist()))
+                    for part in (heads_view[a:b], tails_view[i * width:(i + 1) * width]))
+
+
+def write_dt(rows: np.ndarray | Iterable[np.ndarray], out: IO | str | Path, n_traj: int = 30) -> int:
+    """Write trajectory rows (an (n, C) array or an iterable of such batches); returns rows written.
+
+    ``out`` is a text or binary file object, or a path.
+    """
     if isinstance(out, (str, Path)):
-        with open(out, "w") as handle:
+        with open(out, "wb") as handle:
             return write_dt(rows, handle, n_traj)
+    text_mode = isinstance(out, io.TextIOBase)
     batches = [rows] if isinstance(rows, np.ndarray) else rows
     written = 0
-    fmt = None
     for batch in batches:
-        batch = np.asarray(batch, np.float64)
         if batch.size == 0:
             continue
-        fmt = fmt or _row_format(batch.shape[1], n_traj)
-        # %d of frameNum needs an int; the rest formats as float
-        out.write("".join(fmt % (int(row[0]), *row[1:]) for row in batch))
+        data = format_rows(batch, n_traj)
+        out.write(data.decode("ascii") if text_mode else data)
         written += len(batch)
     return written
 

@@ -25,9 +25,8 @@ import numpy as np
 
 from baselines.video.dt.descriptors import (BINS, DescriptorGrid, displacement_shape, integral_histograms,
                                    frame_descriptors, trajectory_statistics)
+from baselines.video.dt import DT_FLOWS
 from baselines.video.dt.optical_flow import farneback_pyramid_flow, poly_expansion_pyramid
-
-DT_FLOWS = ("farneback", "dis")
 
 
 @dataclass(frozen=True)
