@@ -7,6 +7,7 @@ and cached, keyed by the frames, the DT parameters and ``DT_CODE_VERSION``.
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
@@ -85,9 +86,11 @@ def video_features(videos: VideoSet, i: int, config: DTConfig) -> np.ndarray:
     return videos.cache.arrays("dt-features", key, lambda: _compute_features(videos, i, config))["rows"]
 
 
-def _worker_init() -> None:
+def _worker_init(parent_pid: int) -> None:
+    from benchmark.executors import die_with_driver
     from benchmark.threads import pin_threads
 
+    die_with_driver(parent_pid)  # the job's process killed (or its run killed -9): no orphaned extractors
     pin_threads(1)
     retain_freed_memory()
 
@@ -110,7 +113,7 @@ def extract_all(videos: VideoSet, config: DTConfig, workers: int = 1) -> None:
             video_features(videos, i, config)
         return
     with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=get_context("spawn"),
-                             initializer=_worker_init) as pool:
+                             initializer=_worker_init, initargs=(os.getpid(),)) as pool:
         for _ in pool.map(_worker, [(videos, i, config) for i in missing]):
             pass
 
