@@ -187,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _optional_commands():
     """Subcommands that live with the code they drive (features with the trajectories, report, check)."""
-    registrars = []
+    from benchmark.data.generate import register_dataset_command
+
+    registrars = [register_dataset_command]
     try:
         from baselines.video.dt.cli import register_features_command
 
