@@ -97,10 +97,20 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.costs:
             from benchmark.costs import FLOPS_NOTE, costs_table
 
-            profile = _choice(args.profile, tuple(PROFILES), "profile")
+            profile = _choice(args.profile or "quick", tuple(PROFILES), "profile")
             n_classes = args.classes or (101 if profile == "paper" else 10)
             print(f"{profile} profile, {n_classes} classes; {FLOPS_NOTE}")
             print(_format(costs_table(profile, n_classes), "table"))
+            return 0
+        if args.profile is not None:
+            from benchmark.config import frame_spec_for
+
+            profile = _choice(args.profile, tuple(PROFILES), "profile")
+            print(f"video methods, {profile} profile: frames decoded as (embedded dataset / real videos)")
+            for name in video_methods():
+                embedded = frame_spec_for(profile, name, embedded=True).describe()
+                real = frame_spec_for(profile, name, embedded=False).describe()
+                print(f"  {name:24s} {embedded if embedded == real else embedded + ' / ' + real}")
             return 0
         for suite, registry in (("video", video_methods()), ("generative", density_methods())):
             print(f"{suite}:")
@@ -168,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list methods, datasets, suites or profiles")
     lst.add_argument("what", nargs="?", default="methods")
     lst.add_argument("--costs", action="store_true", help="with methods: parameters and FLOPs per view")
-    lst.add_argument("--profile", default="quick", help="profile for --costs (default: quick)")
+    lst.add_argument("--profile", default=None,
+                     help="with methods: each method's decode size in this profile; with --costs: the "
+                          "profile (default: quick)")
     lst.add_argument("--classes", type=int, default=None,
                      help="classes for --costs (default: 101 as UCF101 for paper, else 10)")
     lst.set_defaults(func=cmd_list)

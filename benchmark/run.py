@@ -1,6 +1,7 @@
 """The driver of ``bench run``: plan, prepare data, hand tasks to an executor, write the store."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shlex
 import sys
@@ -12,9 +13,9 @@ from tqdm import tqdm
 
 from benchmark import plan, provenance
 from benchmark.cache import Cache, stable_hash
-from benchmark.config import RunConfig
-from benchmark.data.datasets import DatasetSplit, open_split
-from benchmark.data.video import VideoReadError, VideoSet
+from benchmark.config import RunConfig, frame_spec_for
+from benchmark.data.datasets import EMBEDDED, DatasetSplit, open_split
+from benchmark.data.video import FrameSpec, VideoReadError, VideoSet
 from benchmark.registry import methods_of
 from benchmark.runner import Job, JobTask
 from benchmark.store import Store, exclusive
@@ -45,7 +46,9 @@ def decode_all(data: DatasetSplit, workers: int) -> DatasetSplit:
     items = [(data.train, i) for i in range(len(data.train))] + [(data.test, i) for i in range(len(data.test))]
     desc = f"decoding {data.name} split {data.split}"
     if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
+        # forkserver, not fork: a fork of a process whose OpenCV / torch thread pools have run can deadlock
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                                 initializer=_worker_init, initargs=(os.getpid(),)) as pool:
             errors = list(tqdm(pool.map(_decode_one, items, chunksize=8), total=len(items), desc=desc,
                                unit="video", leave=False))
     else:
@@ -64,6 +67,11 @@ def decode_all(data: DatasetSplit, workers: int) -> DatasetSplit:
     return replace(data, train=keep(data.train), test=keep(data.test), missing=data.missing + unreadable)
 
 
+def with_frames(data: DatasetSplit, frames: FrameSpec) -> DatasetSplit:
+    """The same split decoded at another frame size."""
+    return replace(data, train=replace(data.train, frame_spec=frames), test=replace(data.test, frame_spec=frames))
+
+
 def _identity(data: DatasetSplit | None, dataset: str) -> str:
     if data is None:
         return dataset
@@ -79,10 +87,16 @@ def plan_tasks(config: RunConfig, cache: Cache) -> list[JobTask]:
         dataset = plan.dataset_of(config, suite)
         splits = config.splits if suite == "video" else (1,)
         for split in splits:
-            data = None
+            data = opened = None
+            decoded: dict[FrameSpec, DatasetSplit] = {}   # one decode per distinct frame size
             if suite == "video":
-                data = decode_all(open_split(dataset, split, config.profile, cache, progress=True), config.workers)
+                opened = open_split(dataset, split, config.profile, cache, progress=True)
             for spec in specs:
+                if opened is not None:
+                    frames = frame_spec_for(config.profile, spec.name, opened.name == EMBEDDED)
+                    if frames not in decoded:
+                        decoded[frames] = decode_all(with_frames(opened, frames), config.workers)
+                    data = decoded[frames]
                 version = plan.code_version(spec)
                 for seed in range(config.seeds):
                     job = Job(suite, data.name if data else dataset, split, spec.name, config.profile, seed,
