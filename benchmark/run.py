@@ -67,9 +67,10 @@ def decode_all(data: DatasetSplit, workers: int) -> DatasetSplit:
     return replace(data, train=keep(data.train), test=keep(data.test), missing=data.missing + unreadable)
 
 
-def with_frames(data: DatasetSplit, frames: FrameSpec) -> DatasetSplit:
-    """The same split decoded at another frame size."""
-    return replace(data, train=replace(data.train, frame_spec=frames), test=replace(data.test, frame_spec=frames))
+def with_frames(data: DatasetSplit, frames: FrameSpec, compact: bool = False) -> DatasetSplit:
+    """The same split decoded at another frame size (compact: in the paper profile's compact caches)."""
+    return replace(data, train=replace(data.train, frame_spec=frames, compact=compact),
+                   test=replace(data.test, frame_spec=frames, compact=compact))
 
 
 def _identity(data: DatasetSplit | None, dataset: str) -> str:
@@ -95,7 +96,8 @@ def plan_tasks(config: RunConfig, cache: Cache) -> list[JobTask]:
                 if opened is not None:
                     frames = frame_spec_for(config.profile, spec.name, opened.name == EMBEDDED)
                     if frames not in decoded:
-                        decoded[frames] = decode_all(with_frames(opened, frames), config.workers)
+                        decoded[frames] = decode_all(with_frames(opened, frames, config.profile == "paper"),
+                                                     config.workers)
                     data = decoded[frames]
                 version = plan.code_version(spec)
                 for seed in range(config.seeds):

@@ -116,6 +116,7 @@ class VideoSet:
     class_names: tuple[str, ...]
     frame_spec: FrameSpec = FrameSpec()
     cache: Cache = field(default_factory=Cache)
+    compact: bool = False   # paper scale: frames stored deflated, flow stored quantised to uint8 (±20 px)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -149,7 +150,7 @@ class VideoSet:
         """(T, H, W, 3) RGB uint8 frames of video i at the profile's size, decoded once and cached."""
         arrays = self.cache.arrays(
             "frames", self.frames_key(i),
-            lambda: {"frames": read_video(self.paths[i], self.frame_spec)},
+            lambda: {"frames": read_video(self.paths[i], self.frame_spec)}, compress=self.compact,
         )
         return arrays["frames"]
 
@@ -162,6 +163,13 @@ class VideoSet:
         from baselines.video.dt.optical_flow import FLOW_VERSION, video_flow
 
         key = {"frames": self.frames_key(i), "algorithm": algorithm, "version": FLOW_VERSION}
+        if self.compact:  # stored as the two-stream tools store it: bounded to ±20 px and quantised to uint8
+            from baselines.video.dt.optical_flow import dequantise, quantise
+
+            key["stored"] = "uint8"
+            arrays = self.cache.arrays("flow", key, lambda: {"flow": quantise(video_flow(self.frames(i), algorithm).astype(np.float16))},
+                                       compress=True)
+            return dequantise(arrays["flow"]).astype(np.float16)
         arrays = self.cache.arrays(
             "flow", key, lambda: {"flow": video_flow(self.frames(i), algorithm).astype(np.float16)}
         )
