@@ -74,6 +74,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite=suite, dataset=args.dataset, splits=_parse_splits(args.split), methods=methods, profile=profile,
         seeds=args.seeds, out=Path(args.out), device=resolve_device(args.device), executor=executor,
         workers=args.workers or os.cpu_count() or 1, scheduler=args.scheduler)
+    if args.dry_run:
+        run_module.dry_run(config)
+        return 0
     failed = run_module.run(config, sys.argv[1:] if args.argv is None else args.argv)
     store = Store(config.out, readonly=True)
     try:
@@ -173,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default="local", help="local | dask (default: local)")
     run.add_argument("--scheduler", default=None, help="Dask scheduler address (default: start a LocalCluster)")
     run.add_argument("--workers", type=int, default=None, help="processes for per-video work (default: cores)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the jobs with cache disk, time and memory estimated from a few videos; run nothing")
     run.set_defaults(func=cmd_run, argv=None)
 
     lst = sub.add_parser("list", help="list methods, datasets, suites or profiles")

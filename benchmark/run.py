@@ -4,6 +4,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shlex
+import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -117,6 +118,65 @@ def _data_params(data: DatasetSplit | None) -> dict:
             "frame_spec": str(data.train.frame_spec), "excluded_videos": list(data.missing)}
 
 
+class DiskSpaceError(OSError):
+    """The run's caches would not fit in the free space of the cache's disk."""
+
+
+def _video_plan(config: RunConfig, cache: Cache) -> dict[tuple[str, int], DatasetSplit]:
+    """(method, seeds) -> its undecoded split (split 1 stands for every split: they hold the same videos)."""
+    if "video" not in plan.suites_of(config):
+        return {}
+    specs = plan.select_methods(methods_of("video"), config.methods if config.suite != "all" else ())
+    opened = open_split(plan.dataset_of(config, "video"), config.splits[0], config.profile, cache, progress=True)
+    return {(spec.name, config.seeds): with_frames(opened, frame_spec_for(config.profile, spec.name,
+                                                                         opened.name == EMBEDDED),
+                                                    config.profile == "paper")
+            for spec in specs}
+
+
+def _needed_bytes(rows: list[dict]) -> int:
+    """Cache bytes a run writes: artefacts shared by methods (same frames, same flow) counted once."""
+    parts: dict[str, int] = {}
+    for row in rows:
+        parts.update(row["parts"])
+    return sum(parts.values())
+
+
+def dry_run(config: RunConfig, sample: int = 2) -> list[dict]:
+    """The jobs of the resolved plan with measured per-video costs, printed; nothing is run or stored."""
+    from benchmark.estimate import estimate, human_bytes
+
+    cache = Cache()
+    rows = estimate(_video_plan(config, cache), config.profile, cache, sample)
+    n_splits = len(config.splits)
+    print(f"dry run: {config.suite} suite, {config.profile} profile, split(s) {list(config.splits)}, "
+          f"{config.seeds} seed(s); per-video costs measured on {sample} video(s) of split {config.splits[0]}")
+    print(f"{'method':20s} {'jobs':>4s} {'videos':>6s}  {'frames decoded as':28s} {'cache/video':>11s} "
+          f"{'cache':>10s} {'decode+extract':>14s} {'peak RSS':>9s}")
+    for row in rows:
+        print(f"{row['method']:20s} {row['seeds'] * n_splits:4d} {row['videos']:6d}  {row['frames']:28s} "
+              f"{human_bytes(row['bytes_per_video']):>11s} {human_bytes(row['cache_bytes'] * n_splits):>10s} "
+              f"{row['extract_s'] * n_splits / 60:11.1f} min {row['peak_rss_mb']:6.0f} MB")
+    need = _needed_bytes(rows) * n_splits
+    free = shutil.disk_usage(cache.root if cache.root.exists() else cache.root.parent).free
+    print(f"cache disk needed: about {human_bytes(need)} (artefacts shared between methods counted once); "
+          f"free on {cache.root}: {human_bytes(free)}. Training and inference time are not estimated; "
+          f"peak RSS is that of the per-video work.")
+    return rows
+
+
+def check_disk(config: RunConfig, cache: Cache) -> None:
+    """Stop before starting when the run's caches would not fit in the cache disk's free space."""
+    from benchmark.estimate import estimate, human_bytes
+
+    cache.root.mkdir(parents=True, exist_ok=True)
+    need = _needed_bytes(estimate(_video_plan(config, cache), config.profile, cache, sample=1)) * len(config.splits)
+    free = shutil.disk_usage(cache.root).free
+    if need > free:
+        raise DiskSpaceError(f"the run needs about {human_bytes(need)} of cache disk but {cache.root} has "
+                             f"{human_bytes(free)} free; free space or point BENCH_CACHE elsewhere")
+
+
 def make_executor(config: RunConfig):
     if config.executor == "local":
         from benchmark.executors import LocalExecutor
@@ -132,6 +192,7 @@ def make_executor(config: RunConfig):
 def run(config: RunConfig, argv: list[str]) -> int:
     """Run every job of the config not already done in the store; return the number of failed jobs."""
     cache = Cache()
+    check_disk(config, cache)
     with exclusive(config.out):
         store = Store(config.out)
         try:
