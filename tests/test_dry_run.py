@@ -51,3 +51,17 @@ def test_a_run_that_does_not_fit_stops_before_starting(tmp_path, cache, monkeypa
     errors = [line for line in stderr.splitlines() if "bench: error" in line]
     assert len(errors) == 1 and "needs about" in errors[0] and "1000 B free" in errors[0], stderr
     assert not (out / "results.sqlite").exists()
+
+
+def test_deep_jobs_record_their_data_wait_share(tmp_path, cache):
+    out = tmp_path / "out"
+    code, _, stderr = bench("run", "--profile", "smoke", "--methods", "c3d,two-stream", "--out", str(out),
+                            "--device", "cpu", "--workers", "1")
+    assert code == 0, stderr
+    code, stdout, _ = bench("results", "--out", str(out), "--format", "json")
+    import json
+
+    rows = json.loads(stdout)
+    assert {r["method"].split("/")[0] for r in rows} == {"c3d", "two-stream"}
+    for row in rows:
+        assert 0.0 <= row["data_wait_share"] <= 1.0 and row["data_wait_s"] >= 0.0, row
