@@ -40,8 +40,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda handle: handle.write(data))
 
 
-def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
-    atomic_write(path, lambda handle: np.savez(handle, **arrays))
+def atomic_save_npz(path: Path, compress: bool = False, **arrays: np.ndarray) -> None:
+    save = np.savez_compressed if compress else np.savez
+    atomic_write(path, lambda handle: save(handle, **arrays))
 
 
 def default_cache_dir() -> Path:
@@ -61,9 +62,10 @@ class Cache:
         return self.root / kind / digest[:2] / f"{digest}{suffix}"
 
     def arrays(
-        self, kind: str, key: dict[str, Any], compute: Callable[[], dict[str, np.ndarray]]
+        self, kind: str, key: dict[str, Any], compute: Callable[[], dict[str, np.ndarray]], compress: bool = False
     ) -> dict[str, np.ndarray]:
-        """Load the arrays cached under (kind, key), computing and storing them on a miss."""
+        """Load the arrays cached under (kind, key), computing and storing them (zip-deflated if
+        ``compress``) on a miss."""
         path = self.path(kind, key)
         if path.exists():
             try:
@@ -72,5 +74,5 @@ class Cache:
             except (OSError, ValueError, EOFError):
                 path.unlink(missing_ok=True)  # unreadable artefact: recompute it
         arrays = compute()
-        atomic_save_npz(path, **arrays)
+        atomic_save_npz(path, compress, **arrays)
         return arrays

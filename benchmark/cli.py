@@ -96,6 +96,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         seeds=args.seeds, out=Path(args.out), device=resolve_device(args.device), executor=executor,
         workers=args.workers or os.cpu_count() or 1, scheduler=args.scheduler,
         allow_group_overlap=args.allow_group_overlap, validation=args.validation)
+    if args.dry_run:
+        run_module.dry_run(config)
+        return 0
     failed = run_module.run(config, sys.argv[1:] if args.argv is None else args.argv)
     store = Store(config.out, readonly=True)
     try:
@@ -125,6 +128,16 @@ def cmd_list(args: argparse.Namespace) -> int:
             n_classes = args.classes or (101 if profile == "paper" else 10)
             print(f"{profile} profile, {n_classes} classes; {FLOPS_NOTE}")
             print(_format(costs_table(profile, n_classes), "table"))
+            return 0
+        if args.profile is not None:
+            from benchmark.config import frame_spec_for
+
+            profile = _choice(args.profile, tuple(PROFILES), "profile")
+            print(f"video methods, {profile} profile: frames decoded as (embedded dataset / real videos)")
+            for name in video_methods():
+                embedded = frame_spec_for(profile, name, embedded=True).describe()
+                real = frame_spec_for(profile, name, embedded=False).describe()
+                print(f"  {name:24s} {embedded if embedded == real else embedded + ' / ' + real}")
             return 0
         for suite, registry in (("video", video_methods()), ("generative", density_methods())):
             print(f"{suite}:")
@@ -193,12 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--validation", action="store_true",
                      help="tuning: train on the split's training actors minus every third, evaluate on those "
                           "(never on the test actors); rows are marked evaluated_on=validation")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the jobs with cache disk, time and memory estimated from a few videos; run nothing")
     run.set_defaults(func=cmd_run, argv=None)
 
     lst = sub.add_parser("list", help="list methods, datasets, suites or profiles")
     lst.add_argument("what", nargs="?", default="methods")
     lst.add_argument("--costs", action="store_true", help="with methods: parameters and FLOPs per view")
-    lst.add_argument("--profile", default="quick", help="profile for --costs (default: quick)")
+    lst.add_argument("--profile", default=None,
+                     help="with methods: each method's decode size in this profile; with --costs: the "
+                          "profile (default: quick)")
     lst.add_argument("--classes", type=int, default=None,
                      help="classes for --costs (default: 101 as UCF101 for paper, else 10)")
     lst.set_defaults(func=cmd_list)
@@ -235,7 +252,9 @@ def _fail_unavailable(name: str, missing: str) -> int:
 def _optional_commands():
     """Subcommands that live with the code they drive (features with the trajectories, report, check).
     One whose code does not import still appears and fails with one line naming what is missing."""
-    registrars = []
+    from benchmark.data.generate import register_dataset_command
+
+    registrars = [register_dataset_command]
     try:
         from baselines.video.dt.cli import register_features_command
 

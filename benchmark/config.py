@@ -40,6 +40,34 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+# Paper profile: each method decodes at its own paper's input size (quick and smoke decode every method
+# alike, at their profile's size). The deep methods' crops are taken from frames of exactly these sizes,
+# so nothing is upsampled after decoding, and flow is computed at the resolution its network sees.
+PAPER_FRAMES: dict[str, FrameSpec] = {
+    "feature-histograms": FrameSpec(short_side=128),    # ours, no paper: small frames suffice
+    "dt-bow-svm": FrameSpec(),                           # Wang et al.: the video's native resolution
+    "dt-fv-svm": FrameSpec(),
+    "idt-bow-svm": FrameSpec(),
+    "single-frame": FrameSpec(short_side=178),           # Karpathy et al. 2014: 178 px frames, 170 crops
+    "early-fusion": FrameSpec(short_side=178),
+    "late-fusion": FrameSpec(short_side=178),
+    "slow-fusion": FrameSpec(short_side=178),
+    "c3d": FrameSpec(resize=(171, 128)),                 # Tran et al. 2015: 128x171, 112 crops
+    "two-stream": FrameSpec(short_side=256),             # Simonyan & Zisserman 2014: short side 256, 224 crops
+    "lrcn": FrameSpec(short_side=240),                   # Donahue et al. 2015: 240x320 frames, 227 crops
+    "gru-rcn": FrameSpec(short_side=256),                # Ballas et al. 2016: VGG-16 input, 224 crops
+}
+
+
+def frame_spec_for(profile: str, method: str, embedded: bool) -> FrameSpec:
+    """How ``method``'s videos are decoded in ``profile``: per method in paper, per profile otherwise."""
+    if profile == "paper":
+        if method not in PAPER_FRAMES:
+            raise KeyError(f"no paper-profile frame size for method {method!r}; add it to PAPER_FRAMES")
+        return PAPER_FRAMES[method]
+    return FrameSpec() if embedded else PROFILES[profile].real_frames
+
+
 @dataclass(frozen=True)
 class RunConfig:
     suite: str

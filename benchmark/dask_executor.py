@@ -18,12 +18,15 @@ machine; with an address (``tcp://host:8786``) it uses the cluster behind it (se
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 import uuid
 from collections import deque
 from concurrent.futures import CancelledError
 from typing import Callable, Iterable, Iterator
+
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from benchmark.provenance import now
 from benchmark.runner import JobTask, TaskResult, execute
@@ -83,6 +86,8 @@ class DaskExecutor:
                 # our own bounded retry loop counts worker deaths; the scheduler must not retry on top
                 scheduler_kwargs={"allowed_failures": 0})
             self._client = Client(self._cluster)
+            # worker processes (and any a restarted worker gets) exit when this driver dies, even by kill -9
+            self._client.register_plugin(DieWithDriver(os.getpid()), name="die-with-driver")
         else:
             self._client = Client(scheduler, timeout="30s")
 
@@ -226,6 +231,18 @@ class DaskExecutor:
         finally:
             if self._cluster is not None:
                 self._cluster.close(timeout=30)
+
+
+class DieWithDriver(WorkerPlugin):
+    """Worker plugin: each LocalCluster worker process exits with the driver (kill -9 included)."""
+
+    def __init__(self, driver_pid: int):
+        self.driver_pid = driver_pid
+
+    def setup(self, worker) -> None:
+        from benchmark.executors import die_with_driver
+
+        die_with_driver(self.driver_pid)
 
 
 def _local_resources() -> dict[str, float] | None:

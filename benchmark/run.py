@@ -1,8 +1,10 @@
 """The driver of ``bench run``: plan, prepare data, hand tasks to an executor, write the store."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shlex
+import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -12,9 +14,9 @@ import cv2
 from benchmark import decoding, plan, protocol, provenance
 from benchmark.cache import Cache, stable_hash
 from benchmark.progress import progress
-from benchmark.config import RunConfig
-from benchmark.data.datasets import DatasetError, DatasetSplit, open_split
-from benchmark.data.video import VideoReadError, VideoSet
+from benchmark.config import RunConfig, frame_spec_for
+from benchmark.data.datasets import EMBEDDED, DatasetError, DatasetSplit, open_split
+from benchmark.data.video import FrameSpec, VideoReadError, VideoSet
 from benchmark.registry import methods_of
 from benchmark.runner import Job, JobTask
 from benchmark.store import STORE_NAME, Store, exclusive
@@ -47,7 +49,9 @@ def decode_all(data: DatasetSplit, workers: int) -> DatasetSplit:
     items = [(data.train, i) for i in range(len(data.train))] + [(data.test, i) for i in range(len(data.test))]
     desc = f"decoding {data.name} split {data.split}"
     if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
+        # forkserver, not fork: a fork of a process whose OpenCV / torch thread pools have run can deadlock
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                                 initializer=_worker_init, initargs=(os.getpid(),)) as pool:
             decoded = list(progress(pool.map(_decode_one, items, chunksize=8), total=len(items), desc=desc,
                                     unit="video"))
     else:
@@ -81,6 +85,12 @@ def require_videos(data: DatasetSplit) -> DatasetSplit:
     return data
 
 
+def with_frames(data: DatasetSplit, frames: FrameSpec, compact: bool = False) -> DatasetSplit:
+    """The same split decoded at another frame size (compact: in the paper profile's compact caches)."""
+    return replace(data, train=replace(data.train, frame_spec=frames, compact=compact),
+                   test=replace(data.test, frame_spec=frames, compact=compact))
+
+
 def _identity(data: DatasetSplit | None, dataset: str) -> str:
     if data is None:
         return dataset
@@ -107,13 +117,18 @@ def plan_tasks(config: RunConfig, cache: Cache) -> list[JobTask]:
         dataset = plan.dataset_of(config, suite)
         splits = config.splits if suite == "video" else (1,)
         for split in splits:
-            data = None
+            data = opened = None
+            decoded: dict[FrameSpec, DatasetSplit] = {}   # one decode per distinct frame size
             if suite == "video":
-                data = require_videos(decode_all(open_split(dataset, split, config.profile, cache, progress=True),
-                                                 config.workers))
-                if config.validation:
-                    data = carve(data)
+                opened = open_split(dataset, split, config.profile, cache, progress=True)
             for spec in specs:
+                if opened is not None:
+                    frames = frame_spec_for(config.profile, spec.name, opened.name == EMBEDDED)
+                    if frames not in decoded:
+                        data = require_videos(decode_all(with_frames(opened, frames, config.profile == "paper"),
+                                                         config.workers))
+                        decoded[frames] = carve(data) if config.validation else data
+                    data = decoded[frames]
                 version = plan.code_version(spec)
                 for seed in range(config.seeds):
                     job = Job(suite, data.name if data else dataset, split, spec.name, config.profile, seed,
@@ -138,6 +153,65 @@ def _protocol_params(protocols: dict[int, dict], job) -> dict:
     return {"protocol": protocols[job.split]} if job.suite == "video" and job.split in protocols else {}
 
 
+class DiskSpaceError(OSError):
+    """The run's caches would not fit in the free space of the cache's disk."""
+
+
+def _video_plan(config: RunConfig, cache: Cache) -> dict[tuple[str, int], DatasetSplit]:
+    """(method, seeds) -> its undecoded split (split 1 stands for every split: they hold the same videos)."""
+    if "video" not in plan.suites_of(config):
+        return {}
+    specs = plan.select_methods(methods_of("video"), config.methods if config.suite != "all" else ())
+    opened = open_split(plan.dataset_of(config, "video"), config.splits[0], config.profile, cache, progress=True)
+    return {(spec.name, config.seeds): with_frames(opened, frame_spec_for(config.profile, spec.name,
+                                                                         opened.name == EMBEDDED),
+                                                    config.profile == "paper")
+            for spec in specs}
+
+
+def _needed_bytes(rows: list[dict]) -> int:
+    """Cache bytes a run writes: artefacts shared by methods (same frames, same flow) counted once."""
+    parts: dict[str, int] = {}
+    for row in rows:
+        parts.update(row["parts"])
+    return sum(parts.values())
+
+
+def dry_run(config: RunConfig, sample: int = 2) -> list[dict]:
+    """The jobs of the resolved plan with measured per-video costs, printed; nothing is run or stored."""
+    from benchmark.estimate import estimate, human_bytes
+
+    cache = Cache()
+    rows = estimate(_video_plan(config, cache), config.profile, cache, sample)
+    n_splits = len(config.splits)
+    print(f"dry run: {config.suite} suite, {config.profile} profile, split(s) {list(config.splits)}, "
+          f"{config.seeds} seed(s); per-video costs measured on {sample} video(s) of split {config.splits[0]}")
+    print(f"{'method':20s} {'jobs':>4s} {'videos':>6s}  {'frames decoded as':28s} {'cache/video':>11s} "
+          f"{'cache':>10s} {'decode+extract':>14s} {'peak RSS':>9s}")
+    for row in rows:
+        print(f"{row['method']:20s} {row['seeds'] * n_splits:4d} {row['videos']:6d}  {row['frames']:28s} "
+              f"{human_bytes(row['bytes_per_video']):>11s} {human_bytes(row['cache_bytes'] * n_splits):>10s} "
+              f"{row['extract_s'] * n_splits / 60:11.1f} min {row['peak_rss_mb']:6.0f} MB")
+    need = _needed_bytes(rows) * n_splits
+    free = shutil.disk_usage(cache.root if cache.root.exists() else cache.root.parent).free
+    print(f"cache disk needed: about {human_bytes(need)} (artefacts shared between methods counted once); "
+          f"free on {cache.root}: {human_bytes(free)}. Training and inference time are not estimated; "
+          f"peak RSS is that of the per-video work.")
+    return rows
+
+
+def check_disk(config: RunConfig, cache: Cache) -> None:
+    """Stop before starting when the run's caches would not fit in the cache disk's free space."""
+    from benchmark.estimate import estimate, human_bytes
+
+    cache.root.mkdir(parents=True, exist_ok=True)
+    need = _needed_bytes(estimate(_video_plan(config, cache), config.profile, cache, sample=1)) * len(config.splits)
+    free = shutil.disk_usage(cache.root).free
+    if need > free:
+        raise DiskSpaceError(f"the run needs about {human_bytes(need)} of cache disk but {cache.root} has "
+                             f"{human_bytes(free)} free; free space or point BENCH_CACHE elsewhere")
+
+
 def make_executor(config: RunConfig):
     if config.executor == "local":
         from benchmark.executors import LocalExecutor
@@ -155,10 +229,11 @@ def run(config: RunConfig, argv: list[str]) -> int:
     cache = Cache()
     with exclusive(config.out):
         # an existing store is checked first (a damaged one is named before anything else); a new one is only
-        # created once the protocol guard has passed, so a leaking split stops the run without a store
+        # created once the protocol guard and the disk-space check have passed
         store = Store(config.out) if (config.out / STORE_NAME).exists() else None
         try:
             protocols = guard_protocol(config, cache)
+            check_disk(config, cache)
             store = store or Store(config.out)
             run_id = store.start_run(shlex.join(["bench", *argv]), config.to_json(),
                                      provenance.provenance(config.device), provenance.now())

@@ -81,6 +81,13 @@ def _run_video(task: JobTask, method, timer: PhaseTimer) -> JobOutcome:
     timings["train_clips_per_s"] = n_train / max(timer.seconds["train"], 1e-9)
     timings["infer_clips_per_s"] = n_test / max(timer.seconds["infer"], 1e-9)
     timings["infer_videos_per_s"] = len(data.test) / max(timer.seconds["infer"], 1e-9)
+    # deep methods: the share of the training loop spent waiting for input batches (two-stream: both streams)
+    trained = [m.train_result_ for m in (method, *getattr(method, "streams", {}).values())
+               if hasattr(m, "train_result_")]
+    if trained:
+        waited, loop = sum(r.data_wait_s for r in trained), sum(r.loop_s for r in trained)
+        timings["data_wait_s"] = round(waited, 4)
+        timings["data_wait_share"] = round(waited / loop, 4) if loop > 0 else 0.0
     costs = method.costs() if hasattr(method, "costs") else {}
     return JobOutcome(rows, timings, costs)
 

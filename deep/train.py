@@ -100,6 +100,15 @@ def random_colour_matrix(rng: np.random.Generator) -> np.ndarray:
     return np.eye(3)[rng.permutation(3)] * rng.uniform(0.7, 1.3, size=(3, 1))
 
 
+def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(T, H, W, 2) flow resized to size=(width, height), its values rescaled with it: a displacement of
+    d pixels becomes d * new_width / W (x) and d * new_height / H (y) pixels."""
+    h, w = flow.shape[1:3]
+    gain = np.array([size[0] / w, size[1] / h], np.float32)
+    interp = cv2.INTER_AREA if size[0] * size[1] < w * h else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(f.astype(np.float32), size, interpolation=interp) * gain for f in flow])
+
+
 class ClipSource:
     """Clips of one VideoSet for one ClipSpec; frames / flow come from the VideoSet's cache."""
 
@@ -130,17 +139,17 @@ class ClipSource:
         """(T, H, W, C) uint8: RGB frames, or flow quantised to ±20 px as the two-stream tools store it."""
         from baselines.video.dt.optical_flow import quantise
 
-        if self.spec.modality == "rgb":
-            video = self.videos.frames(i)
-        else:
-            video = quantise(self.videos.flow(i, self.spec.flow_algorithm))
-        if len(video) == 0:
-            return video
+        video = self.videos.frames(i) if self.spec.modality == "rgb" else self.videos.flow(i, self.spec.flow_algorithm)
+        if len(video) == 0:   # a one-frame video has no flow: the caller reports it unscorable
+            return quantise(video) if self.spec.modality == "flow" else video
         if self.spec.short_side is not None and min(video.shape[1:3]) != self.spec.short_side:
             h, w = video.shape[1:3]
             scale = self.spec.short_side / min(h, w)
             size = (max(self.spec.size, round(w * scale)), max(self.spec.size, round(h * scale)))
-            video = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in video])
+            video = resize_flow(video, size) if self.spec.modality == "flow" else \
+                np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in video])
+        if self.spec.modality == "flow":
+            video = quantise(video)  # the ±20 px bound applies at the resolution the network sees
         h, w = video.shape[1:3]
         if min(h, w) < self.spec.size:
             raise ValueError(f"{self.videos.paths[i].name}: frames {h}x{w} are smaller than the crop {self.spec.size}")

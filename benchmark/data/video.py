@@ -19,22 +19,42 @@ class VideoReadError(RuntimeError):
     """A video that cannot be opened or decoded (missing, corrupt, unsupported codec, no frames)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class FrameSpec:
     """How frames are decoded for a profile.
 
     short_side: resize so the shorter side has this many pixels (None keeps the original size).
     max_frames: keep at most this many frames (None keeps all). stride: keep every stride-th frame.
+    resize: (width, height) to resize every frame to, whatever its aspect (C3D's 171x128); overrides short_side.
     """
 
     short_side: int | None = None
     max_frames: int | None = None
     stride: int = 1
+    resize: tuple[int, int] | None = None
+
+    def __repr__(self) -> str:  # resize shown only when set: job keys hash this text and must stay stable
+        extra = f", resize={self.resize}" if self.resize is not None else ""
+        return f"FrameSpec(short_side={self.short_side}, max_frames={self.max_frames}, stride={self.stride}{extra})"
+
+    def describe(self) -> str:
+        """'native', 'short side 256' or '171x128', plus frame limits."""
+        size = (f"{self.resize[1]}x{self.resize[0]} (HxW)" if self.resize else
+                f"short side {self.short_side}" if self.short_side else "native")
+        extra = (f", frame stride {self.stride}" if self.stride > 1 else "") + \
+                (f", at most {self.max_frames} frames" if self.max_frames else "")
+        return size + extra
 
 
-def _resized(frame: np.ndarray, short_side: int | None) -> np.ndarray:
+def _resized(frame: np.ndarray, short_side: int | None, resize: tuple[int, int] | None = None) -> np.ndarray:
     import cv2  # here, not at the top: `bench --help` and `bench list` need no OpenCV
 
+    if resize is not None:
+        h, w = frame.shape[:2]
+        if (w, h) == tuple(resize):
+            return frame
+        interp = cv2.INTER_AREA if resize[0] * resize[1] < w * h else cv2.INTER_LINEAR
+        return cv2.resize(frame, tuple(resize), interpolation=interp)
     if short_side is None:
         return frame
     h, w = frame.shape[:2]
@@ -66,7 +86,7 @@ def iter_frames(path: Path | str, spec: FrameSpec = FrameSpec()) -> Iterator[np.
             if index % spec.stride == 0:
                 if frame.ndim == 2:  # grey-scale stream
                     frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-                yield cv2.cvtColor(_resized(frame, spec.short_side), cv2.COLOR_BGR2RGB)
+                yield cv2.cvtColor(_resized(frame, spec.short_side, spec.resize), cv2.COLOR_BGR2RGB)
                 kept += 1
             index += 1
     finally:
@@ -99,6 +119,7 @@ class VideoSet:
     class_names: tuple[str, ...]
     frame_spec: FrameSpec = FrameSpec()
     cache: Cache = field(default_factory=Cache)
+    compact: bool = False   # paper scale: frames stored deflated, flow stored quantised to uint8 (±20 px)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -124,14 +145,17 @@ class VideoSet:
         spec = self.frame_spec
         from benchmark.decoding import decoder_library
 
-        return {"file": _file_identity(self.paths[i]), "short_side": spec.short_side,
-                "max_frames": spec.max_frames, "stride": spec.stride, "decoder": decoder_library()}
+        key = {"file": _file_identity(self.paths[i]), "short_side": spec.short_side,
+               "max_frames": spec.max_frames, "stride": spec.stride, "decoder": decoder_library()}
+        if spec.resize is not None:  # only when set: the keys of existing caches stay valid
+            key["resize"] = list(spec.resize)
+        return key
 
     def frames(self, i: int) -> np.ndarray:
         """(T, H, W, 3) RGB uint8 frames of video i at the profile's size, decoded once and cached."""
         arrays = self.cache.arrays(
             "frames", self.frames_key(i),
-            lambda: {"frames": read_video(self.paths[i], self.frame_spec)},
+            lambda: {"frames": read_video(self.paths[i], self.frame_spec)}, compress=self.compact,
         )
         return arrays["frames"]
 
@@ -144,6 +168,13 @@ class VideoSet:
         from baselines.video.dt.optical_flow import FLOW_VERSION, video_flow
 
         key = {"frames": self.frames_key(i), "algorithm": algorithm, "version": FLOW_VERSION}
+        if self.compact:  # stored as the two-stream tools store it: bounded to ±20 px and quantised to uint8
+            from baselines.video.dt.optical_flow import dequantise, quantise
+
+            key["stored"] = "uint8"
+            arrays = self.cache.arrays("flow", key, lambda: {"flow": quantise(video_flow(self.frames(i), algorithm).astype(np.float16))},
+                                       compress=True)
+            return dequantise(arrays["flow"]).astype(np.float16)
         arrays = self.cache.arrays(
             "flow", key, lambda: {"flow": video_flow(self.frames(i), algorithm).astype(np.float16)}
         )

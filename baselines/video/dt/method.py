@@ -12,12 +12,15 @@ from the training actors), then name the profile in ``benchmark.validation.CHOSE
 """
 from __future__ import annotations
 
+import os
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
 
 import numpy as np
 from sklearn.svm import LinearSVC
+from sklearn.utils import check_random_state
 
 from baselines.video.chi2_svm import MultiChannelChi2SVM
 from baselines.video.dt.trajectories import (DTParams, column_slices, dense_trajectories, n_columns,
@@ -44,7 +47,9 @@ class DTConfig:
     max_trajectories: int | None = None  # per video, uniformly subsampled (None keeps all)
     encoding: str = "bow"                # "bow" (χ² SVM) or "fisher" (linear SVM)
     n_words: int = 4000
-    max_descriptors: int = 100_000
+    max_descriptors: int = 100_000      # per channel, sampled across training videos (Wang et al.)
+    fv_max_descriptors: int | None = None  # Fisher vectors' sample (None: max_descriptors)
+    store_dtype: str = "float32"         # cached trajectory rows; float16 halves the cache (paper scale)
     n_init: int = 8
     kmeans_max_iter: int = 100
     gmm_components: int = 256
@@ -57,7 +62,7 @@ PROFILES: dict[str, DTConfig] = {
                       n_words=16, max_descriptors=2000, n_init=1, kmeans_max_iter=50, gmm_components=4),
     "quick": DTConfig(shared_flow=True, max_trajectories=5000, n_words=128, max_descriptors=10_000,
                       n_init=1, gmm_components=16),
-    "paper": DTConfig(),
+    "paper": DTConfig(fv_max_descriptors=256_000, store_dtype="float16"),
 }
 
 
@@ -69,8 +74,11 @@ def config_for(profile: str, *, idt: bool = False, encoding: str = "bow") -> DTC
 
 
 def _features_key(videos: VideoSet, i: int, config: DTConfig) -> dict:
-    return {"frames": videos.frames_key(i), "dt": asdict(config.dt), "shared_flow": config.shared_flow,
-            "max_trajectories": config.max_trajectories, "version": DT_CODE_VERSION}
+    key = {"frames": videos.frames_key(i), "dt": asdict(config.dt), "shared_flow": config.shared_flow,
+           "max_trajectories": config.max_trajectories, "version": DT_CODE_VERSION}
+    if config.store_dtype != "float32":  # only when set: the keys of existing caches stay valid
+        key["store_dtype"] = config.store_dtype
+    return key
 
 
 def _compute_features(videos: VideoSet, i: int, config: DTConfig) -> dict[str, np.ndarray]:
@@ -82,18 +90,54 @@ def _compute_features(videos: VideoSet, i: int, config: DTConfig) -> dict[str, n
         rng = np.random.default_rng(int(stable_hash(videos.frames_key(i)), 16))
         keep = np.sort(rng.choice(len(rows), config.max_trajectories, replace=False))
         rows = rows[keep]
-    return {"rows": rows}
+    return {"rows": rows.astype(config.store_dtype)}
 
 
 def video_features(videos: VideoSet, i: int, config: DTConfig) -> np.ndarray:
-    """(n, 436) trajectory rows of video i, from the cache or computed (and cached)."""
+    """(n, 436) float32 trajectory rows of video i, from the cache or computed (and cached)."""
     key = _features_key(videos, i, config)
-    return videos.cache.arrays("dt-features", key, lambda: _compute_features(videos, i, config))["rows"]
+    rows = videos.cache.arrays("dt-features", key, lambda: _compute_features(videos, i, config))["rows"]
+    return rows.astype(np.float32, copy=False)
 
 
-def _worker_init() -> None:
+def n_rows(videos: VideoSet, i: int, config: DTConfig) -> int:
+    """Trajectories of video i, read from its cached file's header (the rows themselves stay on disk)."""
+    path = videos.cache.path("dt-features", _features_key(videos, i, config))
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("rows.npy") as handle:
+            major, _ = np.lib.format.read_magic(handle)
+            read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, _, _ = read(handle)
+        return int(shape[0])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):  # missing or unreadable: load (recomputes)
+        return len(video_features(videos, i, config))
+
+
+def sample_rows(videos: VideoSet, config: DTConfig, n: int, seed: int) -> np.ndarray:
+    """At most n trajectory rows drawn uniformly across all videos, holding one video at a time.
+
+    The same draw as ``encoding.sample_descriptors`` on the concatenation of every video's rows (same
+    seed, same rows, same order), so streaming changes no result.
+    """
+    sizes = np.array([n_rows(videos, i, config) for i in range(len(videos))])
+    total = int(sizes.sum())
+    if total == 0:
+        raise ValueError("no descriptors to fit on: every training video is empty")
+    picked = np.sort(check_random_state(seed).choice(total, size=min(n, total), replace=False))
+    video = np.searchsorted(np.cumsum(sizes), picked, side="right")
+    offset = picked - np.concatenate([[0], np.cumsum(sizes)[:-1]])[video]
+    out = np.empty((len(picked), n_columns(config.dt)), np.float32)
+    for v in np.unique(video):
+        where = video == v
+        out[where] = video_features(videos, int(v), config)[offset[where]]
+    return out
+
+
+def _worker_init(parent_pid: int) -> None:
+    from benchmark.executors import die_with_driver
     from benchmark.threads import pin_threads
 
+    die_with_driver(parent_pid)  # the job's process killed (or its run killed -9): no orphaned extractors
     pin_threads(1)
     retain_freed_memory()
 
@@ -117,7 +161,7 @@ def extract_all(videos: VideoSet, config: DTConfig, workers: int = 1) -> None:
             video_features(videos, i, config)
         return
     with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=get_context("spawn"),
-                             initializer=_worker_init) as pool:
+                             initializer=_worker_init, initargs=(os.getpid(),)) as pool:
         for _ in progress(pool.map(_worker, [(videos, i, config) for i in missing]), total=len(missing),
                           desc=desc, unit="video"):
             pass
@@ -149,7 +193,7 @@ class DenseTrajectoryMethod:
     def _encoder(self):
         c = self.config
         if c.encoding == "fisher":
-            base = FisherVector(n_components=c.gmm_components, max_descriptors=c.max_descriptors,
+            base = FisherVector(n_components=c.gmm_components, max_descriptors=c.fv_max_descriptors or c.max_descriptors,
                                 random_state=self.seed)
         else:
             base = BagOfWords(n_words=c.n_words, max_descriptors=c.max_descriptors, n_init=c.n_init,
@@ -160,9 +204,17 @@ class DenseTrajectoryMethod:
         extract_all(videos, self.config, self.workers)
         return self
 
-    def _features(self, videos: VideoSet) -> list[np.ndarray]:
+    def _encode(self, videos: VideoSet) -> tuple[np.ndarray, dict[int, str]]:
+        """One encoded row per video, each video loaded and encoded on its own (memory: one video), and the
+        videos without a trajectory."""
         extract_all(videos, self.config, self.workers)
-        return [video_features(videos, i, self.config) for i in range(len(videos))]
+        rows, empty = [], {}
+        for i in range(len(videos)):
+            features = video_features(videos, i, self.config)
+            if len(features) == 0:
+                empty[i] = "no trajectories"
+            rows.append(self.encoder_.transform([features])[0])
+        return (np.stack(rows) if rows else np.zeros((0, sum(self.encoder_.blocks_)))), empty
 
     def _variant_columns(self, variant: str) -> np.ndarray:
         starts = np.concatenate([[0], np.cumsum(self.encoder_.blocks_)])
@@ -170,10 +222,14 @@ class DenseTrajectoryMethod:
         return np.concatenate([np.arange(starts[j], starts[j + 1]) for j in index])
 
     def fit(self, train: VideoSet) -> "DenseTrajectoryMethod":
-        features = self._features(train)
+        extract_all(train, self.config, self.workers)
         self.n_train_clips_ = len(train)
-        self.encoder_ = self._encoder().fit(features)
-        encoded = self.encoder_.transform(features)
+        c = self.config
+        n = (c.fv_max_descriptors or c.max_descriptors) if c.encoding == "fisher" else c.max_descriptors
+        # every channel's encoder samples the same rows (one seed): draw them once, streaming over videos;
+        # fitting on that one sample reproduces fitting on all videos' descriptors held in memory
+        self.encoder_ = self._encoder().fit([sample_rows(train, c, n, self.seed)])
+        encoded, _ = self._encode(train)
         self.classifiers_ = {}
         for variant, channels in VARIANTS.items():
             X = encoded[:, self._variant_columns(variant)]
@@ -187,12 +243,10 @@ class DenseTrajectoryMethod:
         return self
 
     def predict_scores(self, test: VideoSet) -> dict[str, Scores]:
-        features = self._features(test)
         self.n_test_clips_ = len(test)
-        encoded = self.encoder_.transform(features)
         # a video without a single trajectory has no features: it is reported, with uniform scores,
         # instead of the SVM's bias deciding its class
-        empty = {i: "no trajectories" for i, f in enumerate(features) if len(f) == 0}
+        encoded, empty = self._encode(test)
         out = {}
         for variant, clf in self.classifiers_.items():
             decision = clf.decision_function(encoded[:, self._variant_columns(variant)])
