@@ -10,10 +10,12 @@ number covers.
 from __future__ import annotations
 
 import sys
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from benchmark.data.datasets import DatasetError, DatasetSplit
+
+if TYPE_CHECKING:  # the store imports this module: `bench features` must not pay for pandas
+    import pandas as pd
 
 # protocol["groups"] values
 DISJOINT, OVERLAP_ALLOWED, NO_GROUPS = "disjoint", "overlap-allowed", "none"
@@ -110,6 +112,8 @@ def annotate_video_section(section, done: pd.DataFrame) -> None:
     labels, spreads = [], []
     for (dataset, method), rows in done.groupby(["dataset", "method"], sort=False):
         labels.append(splits_label(dataset, rows["split"]))
+        import pandas as pd
+
         per_split = rows.groupby("split")["video_hit1"].mean() if "video_hit1" in rows else pd.Series(dtype=float)
         spreads.append(f"{100 * per_split.mean():.1f} ± {100 * per_split.std(ddof=1):.1f}"
                        if len(per_split) > 1 else "")
