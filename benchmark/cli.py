@@ -122,7 +122,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.costs:
             from benchmark.costs import FLOPS_NOTE, costs_table
 
-            profile = _choice(args.profile, tuple(PROFILES), "profile")
+            profile = _choice(args.profile or "quick", tuple(PROFILES), "profile")
             if args.classes is not None and args.classes < 2:
                 raise UsageError(f"--classes must be at least 2, got {args.classes}")
             n_classes = args.classes or (101 if profile == "paper" else 10)

@@ -48,6 +48,8 @@ def measure(videos, method, sample: int, scratch: Path) -> dict[str, VideoCost]:
     """Per-video cost of each cached artefact kind, averaged over the first ``sample`` videos."""
     probe = replace(videos, cache=Cache(scratch)).subset(list(range(min(sample, len(videos)))))
     costs: dict[str, VideoCost] = {}
+    if len(probe) == 0:   # no video to measure: the run itself reports the empty split
+        return costs
 
     def timed(kind: str, work) -> None:
         before = _dir_bytes(scratch / kind) if (scratch / kind).exists() else 0

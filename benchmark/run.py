@@ -205,7 +205,12 @@ def check_disk(config: RunConfig, cache: Cache) -> None:
     from benchmark.estimate import estimate, human_bytes
 
     cache.root.mkdir(parents=True, exist_ok=True)
-    need = _needed_bytes(estimate(_video_plan(config, cache), config.profile, cache, sample=1)) * len(config.splits)
+    try:
+        rows = estimate(_video_plan(config, cache), config.profile, cache, sample=1)
+    except (VideoReadError, cv2.error, ValueError) as exc:   # the decode step names every bad video next
+        print(f"warning: cache disk not estimated: the sample video cannot be decoded ({exc})", file=sys.stderr)
+        return
+    need = _needed_bytes(rows) * len(config.splits)
     free = shutil.disk_usage(cache.root).free
     if need > free:
         raise DiskSpaceError(f"the run needs about {human_bytes(need)} of cache disk but {cache.root} has "
