@@ -49,7 +49,7 @@ def test_streaming_fit_equals_fitting_on_all_descriptors_held(fake_features, enc
     model = dt.DenseTrajectoryMethod(config, seed=3).fit(videos)
     reference = model._encoder().fit(held)
     np.testing.assert_allclose(model.encoder_.transform(held), reference.transform(held), rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(model._encode(videos), reference.transform(held), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(model._encode(videos)[0], reference.transform(held), rtol=1e-6, atol=1e-9)
 
 
 def _peak_mb(n_videos: int) -> float:
