@@ -9,6 +9,7 @@ beforehand on every CPU core (it is the paper's, at the resolution the network s
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--actors", type=int, default=4, help="generated actors, 10 videos each (default: 4)")
     parser.add_argument("--frames", type=int, default=40, help="frames per generated video (default: 40)")
     parser.add_argument("--skip-tests", action="store_true", help="only the training figures")
+    parser.add_argument("--json", default=None, metavar="FILE",
+                        help="also write the figures to FILE (python -m benchmark.scale_bench --project reads it)")
     args = parser.parse_args(argv)
 
     import torch
@@ -56,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
               "run this on a machine with an NVIDIA GPU and a CUDA build of torch", file=sys.stderr)
         return 2
     print(f"device: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, CUDA {torch.version.cuda}")
+    figures = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "steps": args.steps,
+               "methods": {}}
     if not args.skip_tests:
         tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider"],
                                cwd=Path(__file__).resolve().parents[1], timeout=240)
@@ -90,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
                 with ProcessPoolExecutor(workers, mp_context=get_context("forkserver"), initializer=_init,
                                          initargs=(os.getpid(),)) as pool:
                     list(pool.map(_flow_one, items))
-                print(f"two-stream: TV-L1 flow of {len(items)} videos on {workers} cores: "
-                      f"{time.perf_counter() - start:.1f} s")
+                flow_s = time.perf_counter() - start
+                figures["tvl1_s_per_pair_all_cores"] = flow_s / sum(max(0, len(v.frames(i)) - 1)
+                                                                  for v, i, _ in items)
+                print(f"two-stream: TV-L1 flow of {len(items)} videos on {workers} cores: {flow_s:.1f} s")
             torch.cuda.reset_peak_memory_stats()
             start = time.perf_counter()
             method.fit(data.train)
@@ -104,10 +111,15 @@ def main(argv: list[str] | None = None) -> int:
             trained = [m.train_result_ for m in (method, *getattr(method, "streams", {}).values())
                        if hasattr(m, "train_result_")]
             waited, loop = sum(r.data_wait_s for r in trained), sum(r.loop_s for r in trained)
+            figures["methods"][name] = {
+                "train_clips_per_s": method.n_train_clips_ / train_s, "infer_clips_per_s": method.n_test_clips_ / infer_s,
+                "data_wait_share": waited / loop, "peak_gpu_gib": torch.cuda.max_memory_allocated() / 2**30}
             print(f"{name}: train {method.n_train_clips_ / train_s:.1f} clips/s, "
                   f"inference {method.n_test_clips_ / infer_s:.1f} clips/s, "
                   f"data-wait share {waited / loop:.2f}, peak GPU memory "
                   f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0
 
 

@@ -1,0 +1,64 @@
+"""The scale benchmark's UCF101 projection and its flow timing (``python -m benchmark.scale_bench``)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmark import scale_bench
+from benchmark.scale_bench import UCF101_FRAMES_PER_VIDEO as F, UCF101_SPLIT1_VIDEOS as N
+
+
+def _row(method, **kw):
+    row = {"multiplier": 16, "method": method, "frames": 20, "videos": 640, "flow": None, "peak_rss_mb": 2048.0,
+           "peak_rss_children_mb": 512.0, "cache_bytes_per_video": 2_000_000, "decode_extract_cpu_s_per_video": 4.0,
+           "train_clips": 100, "train_s": 50.0}
+    return {**row, **kw}
+
+
+def _cells(table: str, method: str) -> list[str]:
+    line = next(line for line in table.splitlines() if line.startswith(f"| {method} |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_projection_scales_per_frame_costs_to_ucf101_split1():
+    table = scale_bench.projection([_row("dt-bow-svm"), _row("dt-bow-svm", multiplier=1, frames=999)],
+                                   {"tvl1": 3.0, "farneback": 0.1, "dis": 0.05})
+    cells = _cells(table, "dt-bow-svm")   # only the largest set's row is projected
+    assert cells[1] == f"{4.0 / 20 * F * N / 3600:,.0f}"                 # CPU-hours
+    assert cells[2] == f"{2e6 / 20 * F * N / 1e9:,.0f}"                  # disk GB
+    assert cells[3] == "2.0"                                             # the larger of own / pool peak
+    assert cells[4] == "-"                                               # no network to train
+    assert cells[5] == f"{4.0 / 20 * F * N / 3600 / 16:,.1f}"            # 16 cores
+
+
+def test_projection_swaps_the_series_flow_for_tvl1_and_uses_gpu_throughput():
+    rows = [_row("two-stream", flow="farneback")]
+    gpu = {"device": "Some GPU", "methods": {"two-stream": {"train_clips_per_s": 1000.0}}}
+    table = scale_bench.projection(rows, {"tvl1": 3.0, "farneback": 0.1, "dis": 0.05}, gpu=gpu)
+    cells = _cells(table, "two-stream")
+    expected = 4.0 / 20 * F * N + (3.0 - 0.1) * (F - 1) * N
+    assert cells[1] == f"{expected / 3600:,.0f}"
+    clips = scale_bench.paper_train_clips("two-stream")
+    assert clips > 80_000 * 256 * 2          # both streams, and the fold models of the fusion SVM
+    assert cells[4] == f"{clips / (100 / 50.0) / 3600:,.0f}"
+    assert cells[6] == f"{clips / 1000.0 / 3600:,.1f}"
+    assert "train h (Some GPU)" in table.splitlines()[0]
+
+
+def test_project_without_a_finished_run_is_one_clear_error(tmp_path, capsys):
+    assert scale_bench.main(["--out", str(tmp_path), "--project"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no finished scale run" in err[0]
+
+
+def test_project_reads_the_stored_run(tmp_path, capsys):
+    (tmp_path / "results.jsonl").write_text(json.dumps(_row("c3d")) + "\n")
+    (tmp_path / "flow.json").write_text(json.dumps({"tvl1": 3.0, "farneback": 0.1, "dis": 0.05}))
+    assert scale_bench.main(["--out", str(tmp_path), "--project"]) == 0
+    assert _cells(capsys.readouterr().out, "c3d")[4] == f"{20_000 * 30 / 2.0 / 3600:,.0f}"
+
+
+@pytest.mark.parametrize("algorithm", ["farneback", "dis"])
+def test_flow_timing_is_positive(algorithm):
+    assert 0 < scale_bench.time_flow(algorithm, 2, 160, 120, short_side=64) < 5
