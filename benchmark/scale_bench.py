@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--multipliers", default="1,4,16")
     parser.add_argument("--base-actors", type=int, default=4)
     parser.add_argument("--base-clips", type=int, default=1, help="clips per class and actor at 1x")
+    parser.add_argument("--classes", type=int, default=10, help="classes of the generated sets (default: 10)")
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--size", default="320x240")
     parser.add_argument("--steps", type=int, default=4, help="optimiser steps per deep network")
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         dataset = out / f"set-{m}x"
         if not (dataset / "params.json").is_file():
             write_dataset(dataset, actors=args.base_actors, clips=clips, width=width, height=height,
-                          frames=args.frames)
+                          frames=args.frames, classes=args.classes)
         for method in args.methods.split(","):
             cache = out / f"cache-{m}x-{method}"   # cold cache per job: its bytes are this job's
             command = [sys.executable, "-m", "benchmark.scale_bench", "--job", method, "--dataset", str(dataset),

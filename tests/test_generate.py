@@ -38,6 +38,17 @@ def test_writes_the_requested_shape_and_count_in_ucf_layout(tmp_path):
     assert len(data.train) + len(data.test) == 100 and data.train.n_classes == 10
 
 
+def test_classes_writes_only_the_first_classes(tmp_path):
+    out = tmp_path / "set"
+    code, stdout, stderr = bench("dataset", "synthetic-actions", "--out", str(out), "--actors", "4", "--clips", "1",
+                                 "--size", "32x24", "--frames", "3", "--classes", "2")
+    assert code == 0, stderr
+    assert sorted(p.name for p in out.iterdir() if p.is_dir() and p.name != "ucfTrainTestlist") == \
+        sorted(c.name for c in synthetic.CLASSES[:2]) and "wrote 8 videos (2 classes" in stdout
+    lists = read_ucf_layout(out / "ucfTrainTestlist", 1)
+    assert len(lists.train) + len(lists.test) == 8 and {e.label for e in lists.train} == {0, 1}
+
+
 def test_held_out_actors_follow_ucf101():
     assert held_out_per_split(25) == 7
     assert held_out_per_split(4) == 1
@@ -45,7 +56,8 @@ def test_held_out_actors_follow_ucf101():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--size", "40"], "expected WxH"), (["--actors", "3"], "at least 4"), (["--frames", "1"], "at least 2")])
+    (["--size", "40"], "expected WxH"), (["--actors", "3"], "at least 4"), (["--frames", "1"], "at least 2"),
+    (["--classes", "11"], "between 2 and 10")])
 def test_bad_arguments_are_one_line_errors(tmp_path, args, message):
     code, _, stderr = bench("dataset", "synthetic-actions", "--out", str(tmp_path / "x"), *args)
     assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1

@@ -45,8 +45,14 @@ def _crop(frames: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def write_dataset(out: Path, *, actors: int, clips: int, width: int, height: int, frames: int,
-                  seed: int = 0, progress: bool = True) -> Path:
-    """Write the dataset into ``out`` (created; must not exist or be empty); return it."""
+                  seed: int = 0, progress: bool = True, classes: int | None = None) -> Path:
+    """Write the dataset into ``out`` (created; must not exist or be empty); return it.
+
+    ``classes``: only the first that many of the 10 classes (small sets for scale tests); default all."""
+    n_classes = len(synthetic.CLASSES) if classes is None else classes
+    if not 2 <= n_classes <= len(synthetic.CLASSES):
+        raise ValueError(f"--classes {classes}: between 2 and {len(synthetic.CLASSES)}")
+    chosen = synthetic.CLASSES[:n_classes]
     if frames < 2:
         raise ValueError(f"--frames {frames}: at least 2 are needed")
     if clips < 1:
@@ -60,15 +66,15 @@ def write_dataset(out: Path, *, actors: int, clips: int, width: int, height: int
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
     try:
-        jobs = [(c, g, k) for c in synthetic.CLASSES for g in range(1, actors + 1) for k in range(1, clips + 1)]
+        jobs = [(c, g, k) for c in chosen for g in range(1, actors + 1) for k in range(1, clips + 1)]
         for cls, group, clip in tqdm(jobs, desc="generating synthetic-actions", unit="video", disable=not progress):
             path = tmp / synthetic._video_name(cls, group, clip)
             path.parent.mkdir(exist_ok=True)
             video = _crop(synthetic.render_video(cls, group, clip, params), width, height)
             synthetic.write_avi(path, video, params.fps)
-        synthetic._write_split_files(tmp, params)
+        synthetic._write_split_files(tmp, params, chosen)
         identity = {"params": asdict(params), "crop": [width, height],
-                    "version": synthetic.GENERATOR_VERSION, "classes": [asdict(c) for c in synthetic.CLASSES]}
+                    "version": synthetic.GENERATOR_VERSION, "classes": [asdict(c) for c in chosen]}
         (tmp / "params.json").write_text(json.dumps(identity, indent=2))
         if out.exists():
             out.rmdir()
@@ -84,9 +90,10 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown generator {args.name!r}; valid: synthetic-actions")
     width, height = parse_size(args.size)
     root = write_dataset(Path(args.out), actors=args.actors, clips=args.clips, width=width, height=height,
-                         frames=args.frames, seed=args.seed)
-    n = len(synthetic.CLASSES) * args.actors * args.clips
-    print(f"wrote {n} videos ({len(synthetic.CLASSES)} classes x {args.actors} actors x {args.clips} clips, "
+                         frames=args.frames, seed=args.seed, classes=args.classes)
+    n_classes = args.classes or len(synthetic.CLASSES)
+    n = n_classes * args.actors * args.clips
+    print(f"wrote {n} videos ({n_classes} classes x {args.actors} actors x {args.clips} clips, "
           f"{width}x{height}, {args.frames} frames) to {root}; use it with `bench run --dataset {root}`")
     return 0
 
@@ -100,4 +107,5 @@ def register_dataset_command(sub) -> None:
     gen.add_argument("--size", default="320x240", help="frame size WxH (default: 320x240, UCF101's)")
     gen.add_argument("--frames", type=int, default=48, help="frames per video (default: 48)")
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--classes", type=int, default=None, help="only the first N of the 10 classes (default: all)")
     gen.set_defaults(func=cmd_dataset)

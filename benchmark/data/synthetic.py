@@ -198,14 +198,14 @@ def _video_name(cls: ActionClass, group: int, clip: int) -> str:
     return f"{cls.name}/v_{cls.name}_g{group:02d}_c{clip:02d}.avi"
 
 
-def _write_split_files(root: Path, params: SyntheticParams) -> None:
+def _write_split_files(root: Path, params: SyntheticParams, classes: tuple[ActionClass, ...] = CLASSES) -> None:
     lists = root / "ucfTrainTestlist"
     lists.mkdir(parents=True)
-    (lists / "classInd.txt").write_text("".join(f"{i + 1} {c.name}\n" for i, c in enumerate(CLASSES)))
+    (lists / "classInd.txt").write_text("".join(f"{i + 1} {c.name}\n" for i, c in enumerate(classes)))
     for split in (1, 2, 3):
         test_groups = set(params.test_groups(split))
         train_lines, test_lines = [], []
-        for i, cls in enumerate(CLASSES):
+        for i, cls in enumerate(classes):
             for group in range(1, params.n_groups + 1):
                 for clip in range(1, params.clips_per_group + 1):
                     name = _video_name(cls, group, clip)
