@@ -42,8 +42,11 @@ def carve(data):
                    test=data.train.subset(np.flatnonzero(is_val)))
 
 
-# Where each video method's small-profile settings were chosen (see each method file's docstring).
-CHOSEN_ON: dict[str, dict[str, str]] = {}
+# Where each video method's small-profile settings were chosen (see each method file's docstring and the
+# comment at its per-profile row). "validation": chosen from `bench run --validation` results only.
+_SMOKE_ON_VALIDATION = ("dt-bow-svm", "dt-fv-svm", "idt-bow-svm", "single-frame", "early-fusion", "late-fusion",
+                        "slow-fusion", "c3d", "two-stream", "lrcn", "gru-rcn")
+CHOSEN_ON: dict[str, dict[str, str]] = {method: {"smoke": "validation"} for method in _SMOKE_ON_VALIDATION}
 
 
 def chosen_on(method: str, profile: str) -> str:

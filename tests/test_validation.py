@@ -32,7 +32,18 @@ def test_too_few_actors_is_an_error_and_legacy_settings_are_marked():
     with pytest.raises(ValueError, match="training groups"):
         validation_groups([1, 1, 2])
     assert chosen_on("c3d", "quick") == "test split (legacy)"
+    assert chosen_on("c3d", "smoke") == "validation"
+    assert chosen_on("feature-histograms", "smoke") == "test split (legacy)"   # never re-chosen
     assert chosen_on("c3d", "paper") == "the papers' published settings"
+
+
+def test_every_method_named_in_chosen_on_is_a_registered_video_method():
+    """A misspelt name would silently leave that method's rows marked legacy."""
+    from benchmark.registry import video_methods
+    from benchmark.validation import CHOSEN_ON
+
+    assert set(CHOSEN_ON) <= set(video_methods())
+    assert all(set(profiles) <= {"smoke", "quick"} for profiles in CHOSEN_ON.values())
 
 
 def test_a_validation_run_is_marked_in_the_store_and_kept_out_of_reports(tmp_path):
@@ -49,5 +60,6 @@ def test_a_validation_run_is_marked_in_the_store_and_kept_out_of_reports(tmp_pat
         store.close()
     assert set(rows["evaluated_on"]) == {"validation"}
     assert set(rows["settings_chosen_on"]) == {"test split (legacy)"}
-    assert rows["n_test"].iloc[0] == 20 and rows["n_train"].iloc[0] == 20   # 2 of the 4 training actors held out
+    # smoke: 8 training actors per split, of which 3 (every third) are held out: 30 validation, 50 train videos
+    assert rows["n_test"].iloc[0] == 30 and rows["n_train"].iloc[0] == 50
     assert main(["report", "--out", str(out), "--to", str(tmp_path / "reports")]) == 2   # nothing to report

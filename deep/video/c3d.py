@@ -8,10 +8,10 @@ dropout so that the training loss falls within a CPU budget of ~40 s from scratc
 resizes the 48 px frames to 32 and crops 28 (3-D convolutions at full resolution cost too much on CPU),
 and takes 300 steps of 32 clips (100 of 16 left it at chance).
 
-Where the smoke and quick settings were chosen: on the test videos of split 1, before the validation
-carve existed; every row records this as ``settings_chosen_on = "test split (legacy)"``
-(``benchmark.validation``). Re-choose them with ``bench run --validation`` (validation actors carved
-from the training actors), then name the profile in ``benchmark.validation.CHOSEN_ON``.
+Where the settings were chosen (stored with every row as ``settings_chosen_on``, from
+``benchmark.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
+row: ``bench run --validation``, actors carved from each split's training actors); quick on the test
+videos of split 1, before the validation carve existed ("test split (legacy)").
 """
 from __future__ import annotations
 
@@ -82,6 +82,11 @@ PROFILES: dict[str, C3DConfig] = {
         clip=ClipSpec(frames=16, size=28, short_side=32),
         train=TrainConfig(steps=300, batch_size=32, lr=2e-3, test_clips=3),
     ),
+    # smoke: chosen on validation actors only (`bench run --validation --suite video --profile smoke --split all
+    # --workers 1`, 90 validation videos of 9 actor groups pooled over the 3 splits). On the 40 px smoke videos
+    # no setting tried within the smoke budget left chance: 60 steps of 8 clips at lr 3e-3 gave 14.4% [6.7,
+    # 24.4]; the 6-step setting was kept (cheapest, equally at chance: 7.8% [2.2, 15.6]). CI prints this row
+    # "not gated" (benchmark.check): it checks the path runs, not the number.
     "smoke": C3DConfig(
         widths=(4, 8, 8, 8, 8, 8, 8, 8), fc=16, batch_norm=True, dropout=0.0,
         clip=ClipSpec(frames=16, size=32),
