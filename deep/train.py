@@ -110,11 +110,18 @@ def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 class ClipSource:
-    """Clips of one VideoSet for one ClipSpec; frames / flow come from the VideoSet's cache."""
+    """Clips of one VideoSet for one ClipSpec; frames / flow come from the VideoSet's cache.
+
+    preload: every video is held in memory (small profiles). Otherwise a training clip reads only the
+    frames it uses (``VideoSet.frame_rows`` / ``flow_rows``: in the paper profile's compact
+    caches, the chunks holding them), resized to the clip's size as a preloaded video would be: the same
+    seed gives the same clips either way. A test video is read whole, once, for its test clips.
+    """
 
     def __init__(self, videos: VideoSet, spec: ClipSpec, *, preload: bool = True, colour_augment: bool = False):
         self.videos, self.spec, self.colour_augment = videos, spec, colour_augment
         self._store: dict[int, np.ndarray] = {}
+        self._shapes: dict[int, tuple[int, int, int]] = {}
         self._preload = preload
         if preload:
             for i in range(len(videos)):
@@ -123,55 +130,87 @@ class ClipSource:
         # scored uniformly and reported per video
         self.unscorable: dict[int, str] = {}
         for i in range(len(videos)):
-            if (len(self._store[i]) if preload else self._length(i)) == 0:
+            if self.shape(i)[0] == 0:
                 self.unscorable[i] = f"too few frames for {spec.modality} clips"
         self.usable = np.array([i for i in range(len(videos)) if i not in self.unscorable], dtype=int)
 
     def __len__(self) -> int:
         return len(self.videos)
 
-    def _length(self, i: int) -> int:
-        if self.spec.modality == "rgb":
-            return len(self.videos.frames(i))
-        return len(self.videos.flow(i, self.spec.flow_algorithm))
+    def _target_size(self, h: int, w: int) -> tuple[int, int] | None:
+        """(width, height) the frames are resized to before cropping, or None when they are used as decoded."""
+        if self.spec.short_side is None or min(h, w) == self.spec.short_side:
+            return None
+        scale = self.spec.short_side / min(h, w)
+        return max(self.spec.size, round(w * scale)), max(self.spec.size, round(h * scale))
+
+    def shape(self, i: int) -> tuple[int, int, int]:
+        """(T, H, W) of video i as the clips see it (after resizing), without loading it when not preloaded."""
+        if i in self._store:
+            return self._store[i].shape[:3]
+        if i not in self._shapes:
+            t, h, w = (self.videos.frames_shape(i) if self.spec.modality == "rgb"
+                       else self.videos.flow_shape(i, self.spec.flow_algorithm))[:3]
+            size = self._target_size(h, w) if t else None
+            if size is not None:
+                w, h = size
+            if t and min(h, w) < self.spec.size:
+                raise ValueError(f"{self.videos.paths[i].name}: frames {h}x{w} are smaller than the crop {self.spec.size}")
+            self._shapes[i] = (t, h, w)
+        return self._shapes[i]
+
+    def _resized(self, video: np.ndarray) -> np.ndarray:
+        """Frames (or flow) at the clip's size; flow comes back quantised to uint8."""
+        from baselines.video.dt.optical_flow import quantise
+
+        size = self._target_size(*video.shape[1:3]) if len(video) else None
+        if self.spec.modality == "flow":
+            if size is not None:
+                video = resize_flow(video, size)
+            return quantise(video)  # the ±20 px bound applies at the resolution the network sees
+        if size is not None:
+            video = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in video])
+        return video
 
     def _load(self, i: int) -> np.ndarray:
         """(T, H, W, C) uint8: RGB frames, or flow quantised to ±20 px as the two-stream tools store it."""
-        from baselines.video.dt.optical_flow import quantise
-
         video = self.videos.frames(i) if self.spec.modality == "rgb" else self.videos.flow(i, self.spec.flow_algorithm)
-        if len(video) == 0:   # a one-frame video has no flow: the caller reports it unscorable
-            return quantise(video) if self.spec.modality == "flow" else video
-        if self.spec.short_side is not None and min(video.shape[1:3]) != self.spec.short_side:
-            h, w = video.shape[1:3]
-            scale = self.spec.short_side / min(h, w)
-            size = (max(self.spec.size, round(w * scale)), max(self.spec.size, round(h * scale)))
-            video = resize_flow(video, size) if self.spec.modality == "flow" else \
-                np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in video])
-        if self.spec.modality == "flow":
-            video = quantise(video)  # the ±20 px bound applies at the resolution the network sees
+        video = self._resized(video)
         h, w = video.shape[1:3]
-        if min(h, w) < self.spec.size:
+        if len(video) and min(h, w) < self.spec.size:
             raise ValueError(f"{self.videos.paths[i].name}: frames {h}x{w} are smaller than the crop {self.spec.size}")
         return video
+
+    def _rows(self, i: int, rows: np.ndarray) -> np.ndarray:
+        """``self._load(i)[rows]`` reading only those rows of the cached video."""
+        if i in self._store:
+            return self._store[i][rows]
+        if self.spec.modality == "rgb":
+            return self._resized(self.videos.frame_rows(i, rows))
+        return self._resized(self.videos.flow_rows(i, rows, self.spec.flow_algorithm))
 
     def video(self, i: int) -> np.ndarray:
         return self._store[i] if self._preload else self._load(i)
 
     def n_positions(self, i: int) -> int:
-        return len(self.video(i))
+        return self.shape(i)[0]
+
+    def _indices(self, start: int, length: int) -> np.ndarray:
+        """Frames of the clip starting at ``start``; indices past the end of a short video repeat its last frame."""
+        return np.minimum(start + self.spec.step * np.arange(self.spec.frames), length - 1)
 
     def clip(self, video: np.ndarray, start: int, top: int, left: int, colour: np.ndarray | None = None) -> np.ndarray:
-        """(C, T, size, size) float32; indices past the end of a short video repeat its last frame.
+        """(C, T, size, size) float32 of the clip of ``video`` at ``start``, cropped at (top, left).
 
         colour: an optional 3x3 matrix applied to every RGB pixel (colour augmentation).
         """
+        idx = self._indices(start, len(video))
+        return self._normalised(video[idx, top:top + self.spec.size, left:left + self.spec.size], colour)
+
+    def _normalised(self, x: np.ndarray, colour: np.ndarray | None) -> np.ndarray:
         from baselines.video.dt.optical_flow import dequantise
 
-        spec = self.spec
-        idx = np.minimum(start + spec.step * np.arange(spec.frames), len(video) - 1)
-        x = video[idx, top:top + spec.size, left:left + spec.size]
-        if spec.modality == "rgb":
+        if self.spec.modality == "rgb":
             x = x.astype(np.float32) / 255.0
             if colour is not None:
                 x = np.clip(x @ colour.T.astype(np.float32), 0.0, 1.0)
@@ -184,13 +223,15 @@ class ClipSource:
 
     def train_clip(self, i: int, rng: np.random.Generator) -> np.ndarray:
         """A random clip: random start and crop, and (RGB, if enabled) a random colour transform."""
-        video = self.video(i)
-        t, h, w = video.shape[:3]
+        t, h, w = self.shape(i)
         start = int(rng.integers(0, max(1, t - self.spec.span + 1)))
         top = int(rng.integers(0, h - self.spec.size + 1))
         left = int(rng.integers(0, w - self.spec.size + 1))
         colour = random_colour_matrix(rng) if self.colour_augment and self.spec.modality == "rgb" else None
-        return self.clip(video, start, top, left, colour)
+        idx = self._indices(start, t)
+        wanted, inverse = np.unique(idx, return_inverse=True)
+        x = self._rows(i, wanted)[inverse]
+        return self._normalised(x[:, top:top + self.spec.size, left:left + self.spec.size], colour)
 
     def test_clips(self, i: int, n: int) -> np.ndarray:
         """(n, C, T, size, size): n uniformly spaced clips, centre crop."""
