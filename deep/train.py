@@ -5,8 +5,10 @@
   start, random crop, random colour transform on RGB); testing takes ``test_clips`` uniformly spaced
   clips per video (centre crop) and returns one softmax per clip. No horizontal flips: a mirrored
   clip turns "slide left" into "slide right" and "clockwise" into "counter-clockwise".
-* Batches are built in a helper thread one step ahead (``TrainResult.data_wait_s`` says how long
-  the loop still waited).
+* Batches are built ahead of the step that uses them: by ``loader_workers`` loader processes
+  (``TrainConfig.loader_workers``; by default as many as the job's cores allow beside the training
+  process, see ``default_loader_workers``), or with none by a helper thread one step ahead.
+  ``TrainResult.data_wait_s`` says how long the loop still waited for a batch.
 * Reproducible on CPU: the batch, clip starts, crops and dropout of step ``s`` come from generators
   seeded by (seed, s) and the learning rate is a function of ``s``; a checkpoint (model + optimiser +
   step) therefore resumes to exactly the run that was not interrupted.
@@ -20,6 +22,8 @@ import functools
 import hashlib
 import inspect
 import math
+import multiprocessing
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.data
 
 from benchmark.cache import atomic_write, stable_hash
 from benchmark.data.video import VideoSet
@@ -84,6 +89,7 @@ class TrainConfig:
     checkpoint_every: int = 50
     colour_augment: bool = True       # random channel permutation / grey + gains on RGB clips
     preload: bool = True              # keep every video's frames in memory (small profiles)
+    loader_workers: int | None = None  # loader processes (None: default_loader_workers; 0: a helper thread)
 
 
 # ----------------------------------------------------------------------------- clips
@@ -342,7 +348,7 @@ def checkpoint_path(directory: Path, model: nn.Module, source: ClipSource, cfg: 
         "code": hashlib.sha256(code.encode()).hexdigest(),
         "model": repr(model),
         "clip": asdict(source.spec),
-        "train": asdict(cfg),
+        "train": {k: v for k, v in asdict(cfg).items() if k != "loader_workers"},  # changes no result
         "seed": seed,
         "videos": [str(p) for p in source.videos.paths],
         "labels": source.videos.labels.tolist(),
@@ -359,12 +365,75 @@ def checkpoint_dir_for(videos: VideoSet) -> Path:
 # ----------------------------------------------------------------------------- the loop
 
 
+class _Batches(torch.utils.data.Dataset):
+    """Item j is the batch of step ``first + j``: a pure function of (seed, step), whichever process builds it."""
+
+    def __init__(self, source: ClipSource, batch_size: int, seed: int, first: int, steps: int):
+        self.source, self.batch_size, self.seed, self.first, self.steps = source, batch_size, seed, first, steps
+
+    def __len__(self) -> int:
+        return self.steps - self.first
+
+    def __getitem__(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        return train_batch(self.source, self.batch_size, self.first + j, self.seed)
+
+
+def _loader_worker_init(driver_pid: int, _worker_id: int) -> None:
+    """A loader process: one thread per library, and it exits when the training process is gone (kill -9)."""
+    from benchmark.executors import die_with_driver
+    from benchmark.threads import pin_threads
+
+    pin_threads(1)
+    die_with_driver(driver_pid)
+
+
+def default_loader_workers(workers: int, device: str) -> int:
+    """Loader processes for a job allowed ``workers`` cores, so that they and training do not oversubscribe.
+
+    On CUDA the training process needs about one core, the rest load. On CPU, training already uses
+    ``torch.get_num_threads()`` cores, so only cores beyond those load (none in a job, whose torch threads
+    are its ``workers``); the helper thread overlaps loading with compute instead. At most 8: each
+    process holds up to one batch in flight (a two-stream flow batch is about 1 GB).
+    """
+    cores = min(workers, os.cpu_count() or 1)
+    busy = 1 if device.startswith("cuda") else torch.get_num_threads()
+    return max(0, min(8, cores - busy))
+
+
+def _batches(source: ClipSource, cfg: TrainConfig, start: int, seed: int, workers: int, device: str):
+    """Yield the (clips, labels) of steps start..cfg.steps-1 in order, built ahead of use."""
+    if start >= cfg.steps:
+        return
+    if workers == 0:
+        # numpy and OpenCV release the GIL, so a helper thread builds the next batch while a step computes
+        with ThreadPoolExecutor(max_workers=1) as prefetch:
+            pending = prefetch.submit(train_batch, source, cfg.batch_size, start, seed)
+            for step in range(start, cfg.steps):
+                batch = pending.result()
+                if step + 1 < cfg.steps:
+                    pending = prefetch.submit(train_batch, source, cfg.batch_size, step + 1, seed)
+                yield batch
+        return
+    context = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    loader = torch.utils.data.DataLoader(
+        _Batches(source, cfg.batch_size, seed, start, cfg.steps), batch_size=None, shuffle=False,
+        num_workers=workers, prefetch_factor=1, multiprocessing_context=context,
+        worker_init_fn=functools.partial(_loader_worker_init, os.getpid()),
+        pin_memory=device.startswith("cuda"), timeout=600)
+    iterator = iter(loader)
+    try:
+        for clips, labels in iterator:
+            yield clips, labels
+    finally:
+        iterator._shutdown_workers()   # at once, also when training stops early (an error, a kill)
+
+
 @dataclass
 class TrainResult:
     losses: list[float]          # one per step, including steps before a resume
     resumed_from_step: int       # 0 when the run started from scratch
     clips_seen: int
-    data_wait_s: float = 0.0     # time the loop waited for a batch (the prefetch thread was behind)
+    data_wait_s: float = 0.0     # time the loop waited for a batch (the loader was behind)
     loop_s: float = 0.0          # wall time of the loop
 
 
@@ -378,8 +447,12 @@ def train_model(
     checkpoint_dir: Path | str | None = None,
     keep_checkpoint: bool = False,
     on_step: Callable[[int, float], None] | None = None,
+    loader_workers: int = 0,
 ) -> TrainResult:
     """Train ``model`` (already initialised and on ``device``) in place with cross-entropy on clips.
+
+    ``loader_workers`` processes build the batches (0: a helper thread); the batches, and so the result,
+    do not depend on it.
 
     ``on_step(step, loss)`` is called after each optimiser step (tests use it to simulate a kill).
     The checkpoint is removed once training completes unless ``keep_checkpoint``.
@@ -404,22 +477,21 @@ def train_model(
     model.train()
     waited = 0.0
     loop_start = time.perf_counter()
-    # The next batch is built in a helper thread while the current step computes (numpy and OpenCV
-    # release the GIL); a batch is a pure function of (seed, step), so this changes no result.
-    with ThreadPoolExecutor(max_workers=1) as prefetch:
-        pending = prefetch.submit(train_batch, source, cfg.batch_size, start, seed) if start < cfg.steps else None
+    # A batch is a pure function of (seed, step): how it is built ahead changes no result.
+    batches = _batches(source, cfg, start, seed, loader_workers, device)
+    try:
         for step in progress(range(start, cfg.steps), desc=f"training {type(model).__name__}", unit="step"):
             wait_start = time.perf_counter()
-            clips, labels = pending.result()
+            clips, labels = next(batches)
             waited += time.perf_counter() - wait_start
-            if step + 1 < cfg.steps:
-                pending = prefetch.submit(train_batch, source, cfg.batch_size, step + 1, seed)
             value = _train_step(model, optimizer, scaler, clips, labels, cfg, step, seed, device)
             losses.append(value)
             if ckpt is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
                 save(step + 1)
             if on_step is not None:
                 on_step(step, value)
+    finally:
+        batches.close()
     if ckpt is not None and not keep_checkpoint:
         ckpt.unlink(missing_ok=True)
     return TrainResult(losses=losses, resumed_from_step=start, clips_seen=(cfg.steps - start) * cfg.batch_size,
@@ -428,8 +500,8 @@ def train_model(
 
 def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
                 clips: np.ndarray, labels: np.ndarray, cfg: TrainConfig, step: int, seed: int, device: str) -> float:
-    x = torch.from_numpy(clips).to(device, non_blocking=True)
-    y = torch.from_numpy(labels).to(device, non_blocking=True)
+    x = torch.as_tensor(clips).to(device, non_blocking=True)
+    y = torch.as_tensor(labels).to(device, non_blocking=True)
     lr = learning_rate(cfg, step)
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -511,8 +583,12 @@ class ClipClassifier:
         torch.manual_seed(self.ctx.seed)
         self.model_ = prepare_for_device(init_weights(self.make_model(self.ctx.n_classes)), self.ctx.device)
         source = ClipSource(train, self.clip, preload=self.train.preload, colour_augment=self.train.colour_augment)
+        loaders = self.train.loader_workers
+        if loaders is None:   # preloaded clips cost next to nothing to cut: no loader processes
+            loaders = 0 if self.train.preload else default_loader_workers(self.ctx.workers, self.ctx.device)
         self.train_result_ = train_model(self.model_, source, self.train, seed=self.ctx.seed,
-                                         device=self.ctx.device, checkpoint_dir=checkpoint_dir_for(train))
+                                         device=self.ctx.device, checkpoint_dir=checkpoint_dir_for(train),
+                                         loader_workers=loaders)
         self.n_train_clips_ = self.train_result_.clips_seen
         return self
 
