@@ -76,3 +76,12 @@ class Cache:
         arrays = compute()
         atomic_save_npz(path, compress, **arrays)
         return arrays
+
+    def file(self, kind: str, key: dict[str, Any], compute: Callable[[], dict[str, np.ndarray]],
+             compress: bool = False) -> Path:
+        """The path of the artefact under (kind, key), computed and stored first on a miss; nothing is loaded
+        (the caller reads the members it needs)."""
+        path = self.path(kind, key)
+        if not path.exists():
+            atomic_save_npz(path, compress, **compute())
+        return path

@@ -1,5 +1,10 @@
 """``bench run --dry-run`` and the disk check before a run: per job, cache disk, time and memory estimated
-from per-video costs measured on a sample of the run's own videos (in a scratch cache, deleted after).
+from per-video costs measured on a sample of the run's own videos.
+
+The sample is measured in the run's own cache, on videos whose artefacts are not cached yet: what it
+decodes and extracts is what the run would do first, and the run then finds it cached (no video is
+decoded or extracted twice). Where every video of a kind is cached already, nothing is measured and
+nothing of that kind is left to write.
 
 What is measured per video: decoding (frames cache bytes, seconds), optical flow for methods that use it,
 dense-trajectory extraction for the DT methods; the peak memory is that of the measuring process (the
@@ -24,10 +29,6 @@ class VideoCost:
     bytes: int = 0
 
 
-def _dir_bytes(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-
-
 def _uses_flow(method, profile: str) -> str | None:
     """The flow algorithm a method reads from the shared cache, or None."""
     config = getattr(method, "config", None)
@@ -44,29 +45,51 @@ def _uses_flow(method, profile: str) -> str | None:
     return None
 
 
-def measure(videos, method, sample: int, scratch: Path) -> dict[str, VideoCost]:
-    """Per-video cost of each cached artefact kind, averaged over the first ``sample`` videos."""
-    probe = replace(videos, cache=Cache(scratch)).subset(list(range(min(sample, len(videos)))))
-    costs: dict[str, VideoCost] = {}
-    if len(probe) == 0:   # no video to measure: the run itself reports the empty split
-        return costs
+def _artefact_path(videos, i: int, kind: str, method) -> Path:
+    if kind == "frames":
+        return videos.frames_path(i)
+    if kind == "flow":
+        return videos.flow_path(i, _uses_flow(method, ""))
+    from baselines.video.dt.method import _features_key
 
-    def timed(kind: str, work) -> None:
-        before = _dir_bytes(scratch / kind) if (scratch / kind).exists() else 0
-        start = time.perf_counter()
-        for i in range(len(probe)):
-            work(i)
-        costs[kind] = VideoCost((time.perf_counter() - start) / len(probe),
-                                (_dir_bytes(scratch / kind) - before) // len(probe))
+    return videos.cache.path("dt-features", _features_key(videos, i, method.config))
 
-    timed("frames", probe.frames)
+
+def _cached(videos, i: int, kind: str, method) -> bool:
+    return _artefact_path(videos, i, kind, method).exists()
+
+
+def _kinds(method) -> dict:
+    """Artefact kind -> the work that caches it for (videos, i), in dependency order."""
+    kinds = {"frames": lambda v, i: v.frames(i)}
     flow = _uses_flow(method, "")
     if flow:
-        timed("flow", lambda i: probe.flow(i, flow))
+        kinds["flow"] = lambda v, i: v.flow(i, flow)
     if hasattr(method, "config") and hasattr(method.config, "dt"):
         from baselines.video.dt.method import video_features
 
-        timed("dt-features", lambda i: video_features(probe, i, method.config))
+        kinds["dt-features"] = lambda v, i: video_features(v, i, method.config)
+    return kinds
+
+
+def measure(parts, method, sample: int) -> dict[str, VideoCost]:
+    """Per-video cost of each cached artefact kind, averaged over the first ``sample`` videos of ``parts``
+    (VideoSets) that do not have it cached yet; computing it caches it for the run."""
+    costs: dict[str, VideoCost] = {}
+    kinds = _kinds(method)
+    for n, (kind, work) in enumerate(kinds.items()):
+        todo = [(v, i) for v in parts for i in range(len(v)) if not _cached(v, i, kind, method)][:sample]
+        if not todo:
+            continue
+        for v, i in todo:   # what this kind depends on (frames for flow...) is not its cost
+            for earlier in list(kinds.values())[:n]:
+                earlier(v, i)
+        start = time.perf_counter()
+        for v, i in todo:
+            work(v, i)
+        seconds = (time.perf_counter() - start) / len(todo)
+        costs[kind] = VideoCost(seconds, sum(_artefact_path(v, i, kind, method).stat().st_size
+                                             for v, i in todo) // len(todo))
     return costs
 
 
@@ -76,19 +99,19 @@ def estimate(tasks_by_method, profile: str, cache: Cache, sample: int = 2) -> li
     from benchmark.registry import methods_of
 
     rows = []
-    scratch = Path(tempfile.mkdtemp(dir=cache.root, prefix=".estimate-")) if cache.root.exists() else \
-        Path(tempfile.mkdtemp())
+    scratch = Path(tempfile.mkdtemp())   # artefacts a method builder may write (figures): not kept
     try:
         for (method_name, n_seeds), data in tasks_by_method.items():
             ctx = MethodContext(profile=profile, seed=0, device="cpu", n_classes=data.train.n_classes, workers=1,
                                 artefact_dir=str(scratch / "artefacts"))
             method = methods_of("video")[method_name].build(ctx)
-            costs = measure(data.train, method, sample, scratch / method_name)
+            parts = [replace(data.train, cache=cache), replace(data.test, cache=cache)]
+            costs = measure(parts, method, sample)
             n = len(data.train) + len(data.test)
-            todo = {kind: sum(not _cached(v, i, kind, method, cache) for v in (data.train, data.test)
-                              for i in range(len(v))) for kind in costs}
-            parts = {_identity(kind, data.train, method): costs[kind].bytes * todo[kind] for kind in costs}
-            rows.append({"method": method_name, "parts": parts, "seeds": n_seeds, "videos": n,
+            todo = {kind: sum(not _cached(v, i, kind, method) for v in parts for i in range(len(v)))
+                    for kind in costs}
+            parts_bytes = {_identity(kind, data.train, method): costs[kind].bytes * todo[kind] for kind in costs}
+            rows.append({"method": method_name, "parts": parts_bytes, "seeds": n_seeds, "videos": n,
                          "frames": data.train.frame_spec.describe(),
                          "cache_bytes": sum(costs[k].bytes * todo[k] for k in costs),
                          "bytes_per_video": sum(c.bytes for c in costs.values()),
@@ -112,16 +135,6 @@ def _identity(kind: str, videos, method) -> str:
         c = method.config
         extra = stable_hash([asdict(c.dt), c.shared_flow, c.max_trajectories, c.store_dtype])
     return f"{kind}|{videos.frame_spec!r}|{videos.compact}|{extra}"
-
-
-def _cached(videos, i: int, kind: str, method, cache: Cache) -> bool:
-    if kind == "frames":
-        return cache.path("frames", videos.frames_key(i)).exists()
-    if kind == "dt-features":
-        from baselines.video.dt.method import _features_key
-
-        return cache.path("dt-features", _features_key(videos, i, method.config)).exists()
-    return False  # flow: counted as still to compute (an over-estimate, never an under-estimate)
 
 
 def human_bytes(n: float) -> str:

@@ -5,8 +5,10 @@
   start, random crop, random colour transform on RGB); testing takes ``test_clips`` uniformly spaced
   clips per video (centre crop) and returns one softmax per clip. No horizontal flips: a mirrored
   clip turns "slide left" into "slide right" and "clockwise" into "counter-clockwise".
-* Batches are built in a helper thread one step ahead (``TrainResult.data_wait_s`` says how long
-  the loop still waited).
+* Batches are built ahead of the step that uses them: by ``loader_workers`` loader processes
+  (``TrainConfig.loader_workers``; by default as many as the job's cores allow beside the training
+  process, see ``default_loader_workers``), or with none by a helper thread one step ahead.
+  ``TrainResult.data_wait_s`` says how long the loop still waited for a batch.
 * Reproducible on CPU: the batch, clip starts, crops and dropout of step ``s`` come from generators
   seeded by (seed, s) and the learning rate is a function of ``s``; a checkpoint (model + optimiser +
   step) therefore resumes to exactly the run that was not interrupted.
@@ -20,6 +22,8 @@ import functools
 import hashlib
 import inspect
 import math
+import multiprocessing
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.data
 
 from benchmark.cache import atomic_write, stable_hash
 from benchmark.data.video import VideoSet
@@ -84,6 +89,7 @@ class TrainConfig:
     checkpoint_every: int = 50
     colour_augment: bool = True       # random channel permutation / grey + gains on RGB clips
     preload: bool = True              # keep every video's frames in memory (small profiles)
+    loader_workers: int | None = None  # loader processes (None: default_loader_workers; 0: a helper thread)
 
 
 # ----------------------------------------------------------------------------- clips
@@ -110,11 +116,18 @@ def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 class ClipSource:
-    """Clips of one VideoSet for one ClipSpec; frames / flow come from the VideoSet's cache."""
+    """Clips of one VideoSet for one ClipSpec; frames / flow come from the VideoSet's cache.
+
+    preload: every video is held in memory (small profiles). Otherwise a training clip reads only the
+    frames it uses (``VideoSet.frame_rows`` / ``flow_rows``: in the paper profile's compact
+    caches, the chunks holding them), resized to the clip's size as a preloaded video would be: the same
+    seed gives the same clips either way. A test video is read whole, once, for its test clips.
+    """
 
     def __init__(self, videos: VideoSet, spec: ClipSpec, *, preload: bool = True, colour_augment: bool = False):
         self.videos, self.spec, self.colour_augment = videos, spec, colour_augment
         self._store: dict[int, np.ndarray] = {}
+        self._shapes: dict[int, tuple[int, int, int]] = {}
         self._preload = preload
         if preload:
             for i in range(len(videos)):
@@ -123,55 +136,87 @@ class ClipSource:
         # scored uniformly and reported per video
         self.unscorable: dict[int, str] = {}
         for i in range(len(videos)):
-            if (len(self._store[i]) if preload else self._length(i)) == 0:
+            if self.shape(i)[0] == 0:
                 self.unscorable[i] = f"too few frames for {spec.modality} clips"
         self.usable = np.array([i for i in range(len(videos)) if i not in self.unscorable], dtype=int)
 
     def __len__(self) -> int:
         return len(self.videos)
 
-    def _length(self, i: int) -> int:
-        if self.spec.modality == "rgb":
-            return len(self.videos.frames(i))
-        return len(self.videos.flow(i, self.spec.flow_algorithm))
+    def _target_size(self, h: int, w: int) -> tuple[int, int] | None:
+        """(width, height) the frames are resized to before cropping, or None when they are used as decoded."""
+        if self.spec.short_side is None or min(h, w) == self.spec.short_side:
+            return None
+        scale = self.spec.short_side / min(h, w)
+        return max(self.spec.size, round(w * scale)), max(self.spec.size, round(h * scale))
+
+    def shape(self, i: int) -> tuple[int, int, int]:
+        """(T, H, W) of video i as the clips see it (after resizing), without loading it when not preloaded."""
+        if i in self._store:
+            return self._store[i].shape[:3]
+        if i not in self._shapes:
+            t, h, w = (self.videos.frames_shape(i) if self.spec.modality == "rgb"
+                       else self.videos.flow_shape(i, self.spec.flow_algorithm))[:3]
+            size = self._target_size(h, w) if t else None
+            if size is not None:
+                w, h = size
+            if t and min(h, w) < self.spec.size:
+                raise ValueError(f"{self.videos.paths[i].name}: frames {h}x{w} are smaller than the crop {self.spec.size}")
+            self._shapes[i] = (t, h, w)
+        return self._shapes[i]
+
+    def _resized(self, video: np.ndarray) -> np.ndarray:
+        """Frames (or flow) at the clip's size; flow comes back quantised to uint8."""
+        from baselines.video.dt.optical_flow import quantise
+
+        size = self._target_size(*video.shape[1:3]) if len(video) else None
+        if self.spec.modality == "flow":
+            if size is not None:
+                video = resize_flow(video, size)
+            return quantise(video)  # the ±20 px bound applies at the resolution the network sees
+        if size is not None:
+            video = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in video])
+        return video
 
     def _load(self, i: int) -> np.ndarray:
         """(T, H, W, C) uint8: RGB frames, or flow quantised to ±20 px as the two-stream tools store it."""
-        from baselines.video.dt.optical_flow import quantise
-
         video = self.videos.frames(i) if self.spec.modality == "rgb" else self.videos.flow(i, self.spec.flow_algorithm)
-        if len(video) == 0:   # a one-frame video has no flow: the caller reports it unscorable
-            return quantise(video) if self.spec.modality == "flow" else video
-        if self.spec.short_side is not None and min(video.shape[1:3]) != self.spec.short_side:
-            h, w = video.shape[1:3]
-            scale = self.spec.short_side / min(h, w)
-            size = (max(self.spec.size, round(w * scale)), max(self.spec.size, round(h * scale)))
-            video = resize_flow(video, size) if self.spec.modality == "flow" else \
-                np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in video])
-        if self.spec.modality == "flow":
-            video = quantise(video)  # the ±20 px bound applies at the resolution the network sees
+        video = self._resized(video)
         h, w = video.shape[1:3]
-        if min(h, w) < self.spec.size:
+        if len(video) and min(h, w) < self.spec.size:
             raise ValueError(f"{self.videos.paths[i].name}: frames {h}x{w} are smaller than the crop {self.spec.size}")
         return video
+
+    def _rows(self, i: int, rows: np.ndarray) -> np.ndarray:
+        """``self._load(i)[rows]`` reading only those rows of the cached video."""
+        if i in self._store:
+            return self._store[i][rows]
+        if self.spec.modality == "rgb":
+            return self._resized(self.videos.frame_rows(i, rows))
+        return self._resized(self.videos.flow_rows(i, rows, self.spec.flow_algorithm))
 
     def video(self, i: int) -> np.ndarray:
         return self._store[i] if self._preload else self._load(i)
 
     def n_positions(self, i: int) -> int:
-        return len(self.video(i))
+        return self.shape(i)[0]
+
+    def _indices(self, start: int, length: int) -> np.ndarray:
+        """Frames of the clip starting at ``start``; indices past the end of a short video repeat its last frame."""
+        return np.minimum(start + self.spec.step * np.arange(self.spec.frames), length - 1)
 
     def clip(self, video: np.ndarray, start: int, top: int, left: int, colour: np.ndarray | None = None) -> np.ndarray:
-        """(C, T, size, size) float32; indices past the end of a short video repeat its last frame.
+        """(C, T, size, size) float32 of the clip of ``video`` at ``start``, cropped at (top, left).
 
         colour: an optional 3x3 matrix applied to every RGB pixel (colour augmentation).
         """
+        idx = self._indices(start, len(video))
+        return self._normalised(video[idx, top:top + self.spec.size, left:left + self.spec.size], colour)
+
+    def _normalised(self, x: np.ndarray, colour: np.ndarray | None) -> np.ndarray:
         from baselines.video.dt.optical_flow import dequantise
 
-        spec = self.spec
-        idx = np.minimum(start + spec.step * np.arange(spec.frames), len(video) - 1)
-        x = video[idx, top:top + spec.size, left:left + spec.size]
-        if spec.modality == "rgb":
+        if self.spec.modality == "rgb":
             x = x.astype(np.float32) / 255.0
             if colour is not None:
                 x = np.clip(x @ colour.T.astype(np.float32), 0.0, 1.0)
@@ -184,13 +229,15 @@ class ClipSource:
 
     def train_clip(self, i: int, rng: np.random.Generator) -> np.ndarray:
         """A random clip: random start and crop, and (RGB, if enabled) a random colour transform."""
-        video = self.video(i)
-        t, h, w = video.shape[:3]
+        t, h, w = self.shape(i)
         start = int(rng.integers(0, max(1, t - self.spec.span + 1)))
         top = int(rng.integers(0, h - self.spec.size + 1))
         left = int(rng.integers(0, w - self.spec.size + 1))
         colour = random_colour_matrix(rng) if self.colour_augment and self.spec.modality == "rgb" else None
-        return self.clip(video, start, top, left, colour)
+        idx = self._indices(start, t)
+        wanted, inverse = np.unique(idx, return_inverse=True)
+        x = self._rows(i, wanted)[inverse]
+        return self._normalised(x[:, top:top + self.spec.size, left:left + self.spec.size], colour)
 
     def test_clips(self, i: int, n: int) -> np.ndarray:
         """(n, C, T, size, size): n uniformly spaced clips, centre crop."""
@@ -301,7 +348,7 @@ def checkpoint_path(directory: Path, model: nn.Module, source: ClipSource, cfg: 
         "code": hashlib.sha256(code.encode()).hexdigest(),
         "model": repr(model),
         "clip": asdict(source.spec),
-        "train": asdict(cfg),
+        "train": {k: v for k, v in asdict(cfg).items() if k != "loader_workers"},  # changes no result
         "seed": seed,
         "videos": [str(p) for p in source.videos.paths],
         "labels": source.videos.labels.tolist(),
@@ -318,12 +365,75 @@ def checkpoint_dir_for(videos: VideoSet) -> Path:
 # ----------------------------------------------------------------------------- the loop
 
 
+class _Batches(torch.utils.data.Dataset):
+    """Item j is the batch of step ``first + j``: a pure function of (seed, step), whichever process builds it."""
+
+    def __init__(self, source: ClipSource, batch_size: int, seed: int, first: int, steps: int):
+        self.source, self.batch_size, self.seed, self.first, self.steps = source, batch_size, seed, first, steps
+
+    def __len__(self) -> int:
+        return self.steps - self.first
+
+    def __getitem__(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        return train_batch(self.source, self.batch_size, self.first + j, self.seed)
+
+
+def _loader_worker_init(driver_pid: int, _worker_id: int) -> None:
+    """A loader process: one thread per library, and it exits when the training process is gone (kill -9)."""
+    from benchmark.executors import die_with_driver
+    from benchmark.threads import pin_threads
+
+    pin_threads(1)
+    die_with_driver(driver_pid)
+
+
+def default_loader_workers(workers: int, device: str) -> int:
+    """Loader processes for a job allowed ``workers`` cores, so that they and training do not oversubscribe.
+
+    On CUDA the training process needs about one core, the rest load. On CPU, training already uses
+    ``torch.get_num_threads()`` cores, so only cores beyond those load (none in a job, whose torch threads
+    are its ``workers``); the helper thread overlaps loading with compute instead. At most 8: each
+    process holds up to one batch in flight (a two-stream flow batch is about 1 GB).
+    """
+    cores = min(workers, os.cpu_count() or 1)
+    busy = 1 if device.startswith("cuda") else torch.get_num_threads()
+    return max(0, min(8, cores - busy))
+
+
+def _batches(source: ClipSource, cfg: TrainConfig, start: int, seed: int, workers: int, device: str):
+    """Yield the (clips, labels) of steps start..cfg.steps-1 in order, built ahead of use."""
+    if start >= cfg.steps:
+        return
+    if workers == 0:
+        # numpy and OpenCV release the GIL, so a helper thread builds the next batch while a step computes
+        with ThreadPoolExecutor(max_workers=1) as prefetch:
+            pending = prefetch.submit(train_batch, source, cfg.batch_size, start, seed)
+            for step in range(start, cfg.steps):
+                batch = pending.result()
+                if step + 1 < cfg.steps:
+                    pending = prefetch.submit(train_batch, source, cfg.batch_size, step + 1, seed)
+                yield batch
+        return
+    context = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    loader = torch.utils.data.DataLoader(
+        _Batches(source, cfg.batch_size, seed, start, cfg.steps), batch_size=None, shuffle=False,
+        num_workers=workers, prefetch_factor=1, multiprocessing_context=context,
+        worker_init_fn=functools.partial(_loader_worker_init, os.getpid()),
+        pin_memory=device.startswith("cuda"), timeout=600)
+    iterator = iter(loader)
+    try:
+        for clips, labels in iterator:
+            yield clips, labels
+    finally:
+        iterator._shutdown_workers()   # at once, also when training stops early (an error, a kill)
+
+
 @dataclass
 class TrainResult:
     losses: list[float]          # one per step, including steps before a resume
     resumed_from_step: int       # 0 when the run started from scratch
     clips_seen: int
-    data_wait_s: float = 0.0     # time the loop waited for a batch (the prefetch thread was behind)
+    data_wait_s: float = 0.0     # time the loop waited for a batch (the loader was behind)
     loop_s: float = 0.0          # wall time of the loop
 
 
@@ -337,8 +447,12 @@ def train_model(
     checkpoint_dir: Path | str | None = None,
     keep_checkpoint: bool = False,
     on_step: Callable[[int, float], None] | None = None,
+    loader_workers: int = 0,
 ) -> TrainResult:
     """Train ``model`` (already initialised and on ``device``) in place with cross-entropy on clips.
+
+    ``loader_workers`` processes build the batches (0: a helper thread); the batches, and so the result,
+    do not depend on it.
 
     ``on_step(step, loss)`` is called after each optimiser step (tests use it to simulate a kill).
     The checkpoint is removed once training completes unless ``keep_checkpoint``.
@@ -363,22 +477,21 @@ def train_model(
     model.train()
     waited = 0.0
     loop_start = time.perf_counter()
-    # The next batch is built in a helper thread while the current step computes (numpy and OpenCV
-    # release the GIL); a batch is a pure function of (seed, step), so this changes no result.
-    with ThreadPoolExecutor(max_workers=1) as prefetch:
-        pending = prefetch.submit(train_batch, source, cfg.batch_size, start, seed) if start < cfg.steps else None
+    # A batch is a pure function of (seed, step): how it is built ahead changes no result.
+    batches = _batches(source, cfg, start, seed, loader_workers, device)
+    try:
         for step in progress(range(start, cfg.steps), desc=f"training {type(model).__name__}", unit="step"):
             wait_start = time.perf_counter()
-            clips, labels = pending.result()
+            clips, labels = next(batches)
             waited += time.perf_counter() - wait_start
-            if step + 1 < cfg.steps:
-                pending = prefetch.submit(train_batch, source, cfg.batch_size, step + 1, seed)
             value = _train_step(model, optimizer, scaler, clips, labels, cfg, step, seed, device)
             losses.append(value)
             if ckpt is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
                 save(step + 1)
             if on_step is not None:
                 on_step(step, value)
+    finally:
+        batches.close()
     if ckpt is not None and not keep_checkpoint:
         ckpt.unlink(missing_ok=True)
     return TrainResult(losses=losses, resumed_from_step=start, clips_seen=(cfg.steps - start) * cfg.batch_size,
@@ -387,8 +500,8 @@ def train_model(
 
 def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
                 clips: np.ndarray, labels: np.ndarray, cfg: TrainConfig, step: int, seed: int, device: str) -> float:
-    x = torch.from_numpy(clips).to(device, non_blocking=True)
-    y = torch.from_numpy(labels).to(device, non_blocking=True)
+    x = torch.as_tensor(clips).to(device, non_blocking=True)
+    y = torch.as_tensor(labels).to(device, non_blocking=True)
     lr = learning_rate(cfg, step)
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -470,8 +583,12 @@ class ClipClassifier:
         torch.manual_seed(self.ctx.seed)
         self.model_ = prepare_for_device(init_weights(self.make_model(self.ctx.n_classes)), self.ctx.device)
         source = ClipSource(train, self.clip, preload=self.train.preload, colour_augment=self.train.colour_augment)
+        loaders = self.train.loader_workers
+        if loaders is None:   # preloaded clips cost next to nothing to cut: no loader processes
+            loaders = 0 if self.train.preload else default_loader_workers(self.ctx.workers, self.ctx.device)
         self.train_result_ = train_model(self.model_, source, self.train, seed=self.ctx.seed,
-                                         device=self.ctx.device, checkpoint_dir=checkpoint_dir_for(train))
+                                         device=self.ctx.device, checkpoint_dir=checkpoint_dir_for(train),
+                                         loader_workers=loaders)
         self.n_train_clips_ = self.train_result_.clips_seen
         return self
 

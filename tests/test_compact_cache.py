@@ -39,5 +39,5 @@ def test_compact_flow_is_stored_as_uint8_and_reads_back_quantised(tmp_path):
     np.testing.assert_allclose(got, dequantise(quantise(raw)), atol=0.02)
     stored = next((compact.cache.root / "flow").rglob("*.npz"))
     with np.load(stored) as data:
-        assert data["flow"].dtype == np.uint8
+        assert data["c00000"].dtype == np.uint8
     assert _bytes(compact.cache, "flow") < 0.5 * _bytes(plain.cache, "flow")

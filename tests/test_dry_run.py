@@ -12,6 +12,8 @@ from test_cli import bench
 from benchmark import run as run_module
 from benchmark.cache import Cache
 from benchmark.config import RunConfig
+from benchmark.methods import MethodContext
+from benchmark.registry import methods_of
 
 
 @pytest.fixture
@@ -27,19 +29,71 @@ def test_dry_run_prints_every_job_and_runs_nothing(tmp_path, cache):
     assert code == 0, stderr
     assert "feature-histograms" in stdout and "two-stream" in stdout and "cache disk needed" in stdout
     assert not (out / "results.sqlite").exists()
-    assert not list((cache.root / "frames").rglob("*.npz")) if (cache.root / "frames").exists() else True
+    # only the measured sample is decoded (into the real cache, where the run will find it): 2 videos per frame size
+    decoded = list((cache.root / "frames").rglob("*.npz")) if (cache.root / "frames").exists() else []
+    assert len(decoded) <= 2 * 2, decoded
 
 
 def test_estimated_cache_bytes_match_what_the_run_writes(tmp_path, cache):
     config = RunConfig(suite="video", dataset=None, splits=(1,), methods=("two-stream",), profile="smoke", seeds=1,
                        out=tmp_path / "out", device="cpu", executor="local", workers=1)
     [row] = run_module.dry_run(config, sample=2)
+
+    def on_disk() -> int:
+        return sum(p.stat().st_size for kind in ("frames", "flow") for p in (cache.root / kind).rglob("*.npz"))
+
+    measured = on_disk()                  # the sample the estimate measured, already in the run's cache
+    assert measured > 0
     [task] = run_module.plan_tasks(config, cache)
     for videos in (task.data.train, task.data.test):
         for i in range(len(videos)):
             videos.flow(i, "farneback")
-    written = sum(p.stat().st_size for kind in ("frames", "flow") for p in (cache.root / kind).rglob("*.npz"))
+    written = on_disk() - measured
     assert abs(row["cache_bytes"] - written) < 0.15 * written, (row["cache_bytes"], written)
+
+
+@pytest.mark.parametrize("compact", [False, True], ids=["plain", "compact-caches"])
+def test_the_disk_estimate_decodes_and_extracts_no_video_the_run_decodes_again(tmp_path, cache, monkeypatch, compact):
+    from collections import Counter
+
+    import benchmark.data.video as video_module
+    from baselines.video.dt import method as dt_method
+
+    decoded, extracted = Counter(), Counter()
+    read_video, compute = video_module.read_video, dt_method._compute_features
+
+    def counting_read(path, spec):
+        decoded[(str(path), repr(spec))] += 1
+        return read_video(path, spec)
+
+    def counting_compute(videos, i, config):
+        extracted[str(videos.paths[i])] += 1
+        return compute(videos, i, config)
+
+    monkeypatch.setattr(video_module, "read_video", counting_read)
+    monkeypatch.setattr(dt_method, "_compute_features", counting_compute)
+    if compact:   # the paper profile's caches (chunked frames and flow), on the smoke profile's small videos
+        with_frames = run_module.with_frames
+        monkeypatch.setattr(run_module, "with_frames", lambda data, frames, compact=False: with_frames(data, frames, True))
+    methods, profile = ("dt-bow-svm", "c3d"), "smoke"
+    config = RunConfig(suite="video", dataset=None, splits=(1,), methods=methods, profile=profile,
+                       seeds=1, out=tmp_path / "out", device="cpu", executor="local", workers=1)
+    run_module.check_disk(config, cache)
+    assert sum(decoded.values()) == len(methods)               # one sample video per method (frame size) measured
+    assert sum(extracted.values()) == ("dt-bow-svm" in methods)
+    sampled = dict(extracted)
+    tasks = run_module.plan_tasks(config, cache)               # decodes every video of every frame size
+    assert sum(decoded.values()) > len(methods) and max(decoded.values()) == 1, \
+        [k for k, n in decoded.items() if n > 1]
+    if not sampled:
+        return
+    dt = next(t for t in tasks if t.job.method == "dt-bow-svm")
+    ctx = MethodContext(profile=profile, seed=0, device="cpu", n_classes=dt.data.train.n_classes)
+    dt_config = methods_of("video")["dt-bow-svm"].build(ctx).config
+    [(path, _)] = sampled.items()
+    videos = dt.data.train if path in map(str, dt.data.train.paths) else dt.data.test
+    dt_method.video_features(videos, [str(p) for p in videos.paths].index(path), dt_config)  # as the job would
+    assert extracted == sampled, "the job extracted the video the estimate had extracted again"
 
 
 def test_a_run_that_does_not_fit_stops_before_starting(tmp_path, cache, monkeypatch):

@@ -151,34 +151,113 @@ class VideoSet:
             key["resize"] = list(spec.resize)
         return key
 
+    def frames_store_key(self, i: int) -> dict:
+        """The cache key the frames are stored under: ``frames_key`` (what the frames are; flow and features
+        key on it) plus, in compact caches, the chunked layout (how they are stored)."""
+        from benchmark.data.clipstore import LAYOUT
+
+        return {**self.frames_key(i), "layout": LAYOUT} if self.compact else self.frames_key(i)
+
+    def frames_path(self, i: int) -> Path:
+        return self.cache.path("frames", self.frames_store_key(i))
+
+    def _decode_chunked(self, i: int) -> dict[str, np.ndarray]:
+        from benchmark.data.clipstore import write_chunked
+
+        return write_chunked(read_video(self.paths[i], self.frame_spec))
+
     def frames(self, i: int) -> np.ndarray:
         """(T, H, W, 3) RGB uint8 frames of video i at the profile's size, decoded once and cached."""
+        if self.compact:  # deflated in chunks of frames, so that a clip is read alone (``frame_rows``)
+            from benchmark.data.clipstore import join
+
+            return join(self.cache.arrays("frames", self.frames_store_key(i), lambda: self._decode_chunked(i),
+                                          compress=True))
         arrays = self.cache.arrays(
             "frames", self.frames_key(i),
-            lambda: {"frames": read_video(self.paths[i], self.frame_spec)}, compress=self.compact,
+            lambda: {"frames": read_video(self.paths[i], self.frame_spec)},
         )
         return arrays["frames"]
+
+    def frames_shape(self, i: int) -> tuple[int, ...]:
+        """(T, H, W, 3) of ``frames(i)``; in compact caches read without decompressing a frame."""
+        if not self.compact:
+            return self.frames(i).shape
+        from benchmark.data.clipstore import read_shape
+
+        return read_shape(self.cache.file("frames", self.frames_store_key(i), lambda: self._decode_chunked(i),
+                                          compress=True))
+
+    def frame_rows(self, i: int, rows: np.ndarray) -> np.ndarray:
+        """``frames(i)[rows]``; in compact caches only the chunks holding ``rows`` are decompressed."""
+        if not self.compact:
+            return self.frames(i)[rows]
+        from benchmark.data.clipstore import read_rows
+
+        return read_rows(self.cache.file("frames", self.frames_store_key(i), lambda: self._decode_chunked(i),
+                                         compress=True), rows)
+
+    def flow_key(self, i: int, algorithm: str = "farneback") -> dict:
+        from baselines.video.dt.optical_flow import FLOW_VERSION
+
+        key = {"frames": self.frames_key(i), "algorithm": algorithm, "version": FLOW_VERSION}
+        if self.compact:  # stored as the two-stream tools store it (bounded to ±20 px, uint8), in chunks
+            from benchmark.data.clipstore import LAYOUT
+
+            key["stored"] = "uint8"
+            key["layout"] = LAYOUT
+        return key
+
+    def flow_path(self, i: int, algorithm: str = "farneback") -> Path:
+        return self.cache.path("flow", self.flow_key(i, algorithm))
+
+    def _quantised_flow_chunked(self, i: int, algorithm: str) -> dict[str, np.ndarray]:
+        from baselines.video.dt.optical_flow import quantise, video_flow
+        from benchmark.data.clipstore import write_chunked
+
+        return write_chunked(quantise(video_flow(self.frames(i), algorithm).astype(np.float16)))
 
     def flow(self, i: int, algorithm: str = "farneback") -> np.ndarray:
         """(T-1, H, W, 2) float16 optical flow (x, y) between consecutive frames of video i, cached.
 
         Raw (unbounded, unquantised) flow; consumers that want the usual ±20 bound and 8-bit
-        quantisation apply ``baselines.video.dt.optical_flow.quantise`` themselves.
+        quantisation apply ``baselines.video.dt.optical_flow.quantise`` themselves. In compact caches
+        the flow is stored quantised, and this is its dequantised value.
         """
-        from baselines.video.dt.optical_flow import FLOW_VERSION, video_flow
+        from baselines.video.dt.optical_flow import video_flow
 
-        key = {"frames": self.frames_key(i), "algorithm": algorithm, "version": FLOW_VERSION}
-        if self.compact:  # stored as the two-stream tools store it: bounded to ±20 px and quantised to uint8
-            from baselines.video.dt.optical_flow import dequantise, quantise
+        if self.compact:
+            from baselines.video.dt.optical_flow import dequantise
+            from benchmark.data.clipstore import join
 
-            key["stored"] = "uint8"
-            arrays = self.cache.arrays("flow", key, lambda: {"flow": quantise(video_flow(self.frames(i), algorithm).astype(np.float16))},
-                                       compress=True)
-            return dequantise(arrays["flow"]).astype(np.float16)
+            arrays = self.cache.arrays("flow", self.flow_key(i, algorithm),
+                                       lambda: self._quantised_flow_chunked(i, algorithm), compress=True)
+            return dequantise(join(arrays)).astype(np.float16)
         arrays = self.cache.arrays(
-            "flow", key, lambda: {"flow": video_flow(self.frames(i), algorithm).astype(np.float16)}
+            "flow", self.flow_key(i, algorithm), lambda: {"flow": video_flow(self.frames(i), algorithm).astype(np.float16)}
         )
         return arrays["flow"]
+
+    def _flow_file(self, i: int, algorithm: str) -> Path:
+        return self.cache.file("flow", self.flow_key(i, algorithm), lambda: self._quantised_flow_chunked(i, algorithm),
+                               compress=True)
+
+    def flow_shape(self, i: int, algorithm: str = "farneback") -> tuple[int, ...]:
+        """(T-1, H, W, 2) of ``flow(i)``; in compact caches read without decompressing a field."""
+        if not self.compact:
+            return self.flow(i, algorithm).shape
+        from benchmark.data.clipstore import read_shape
+
+        return read_shape(self._flow_file(i, algorithm))
+
+    def flow_rows(self, i: int, rows: np.ndarray, algorithm: str = "farneback") -> np.ndarray:
+        """``flow(i)[rows]``; in compact caches only the chunks holding ``rows`` are read."""
+        if not self.compact:
+            return self.flow(i, algorithm)[rows]
+        from baselines.video.dt.optical_flow import dequantise
+        from benchmark.data.clipstore import read_rows
+
+        return dequantise(read_rows(self._flow_file(i, algorithm), rows)).astype(np.float16)
 
 
 def env_workers(default: int | None = None) -> int:
