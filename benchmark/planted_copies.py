@@ -35,7 +35,6 @@ from sklearn.cluster import KMeans
 from torch import nn
 
 from benchmark.memorisation import MEMORISED_RATIO, ct_from_cells, nearest_neighbours
-from benchmark.methods import MethodSpec
 from benchmark.outcome import JobOutcome, RowResult
 from benchmark.timing import PhaseTimer
 
@@ -270,17 +269,10 @@ class PlantedCopyStudy:
         return JobOutcome(rows=[RowResult("", metrics)], timings=timer.as_dict(), costs={})
 
 
-AUDITS: dict[str, MethodSpec] = {
-    "planted-copies": MethodSpec(
-        name="planted-copies", family="audit", modality="audit",
-        description="power of the memorisation detectors on samples with known planted training copies",
-        build=lambda ctx: PlantedCopyStudy(STUDY[ctx.profile], seed=ctx.seed, device=ctx.device),
-        code_files=("benchmark/memorisation.py",)),
-}
-
-
 def split_rows(frame):
     """(model rows, planted-copy audit rows) of a results frame."""
+    from benchmark.registry import AUDITS
+
     is_audit = frame["method"].astype(str).str.split("/").str[0].isin(AUDITS)
     return frame[~is_audit], frame[is_audit]
 

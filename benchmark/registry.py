@@ -4,7 +4,21 @@ To add a method: write its file with a ``MethodSpec`` in that family's dict; it 
 """
 from __future__ import annotations
 
-from benchmark.methods import MethodSpec
+from benchmark.methods import MethodContext, MethodSpec
+
+
+def _planted_copies(ctx: MethodContext):
+    from benchmark.planted_copies import STUDY, PlantedCopyStudy  # torch: imported by the job, not by `bench list`
+
+    return PlantedCopyStudy(STUDY[ctx.profile], seed=ctx.seed, device=ctx.device)
+
+
+AUDITS: dict[str, MethodSpec] = {
+    "planted-copies": MethodSpec(
+        name="planted-copies", family="audit", modality="audit",
+        description="power of the memorisation detectors on samples with known planted training copies",
+        build=_planted_copies, code_files=("benchmark/planted_copies.py", "benchmark/memorisation.py")),
+}
 
 
 def video_methods() -> dict[str, MethodSpec]:
@@ -17,7 +31,6 @@ def video_methods() -> dict[str, MethodSpec]:
 
 def density_methods() -> dict[str, MethodSpec]:
     from baselines.generative.density import DENSITY_BASELINES
-    from benchmark.planted_copies import AUDITS
     from deep.generative.registry import DENSITY_MODELS
 
     return {**DENSITY_BASELINES, **DENSITY_MODELS, **AUDITS}

@@ -107,3 +107,17 @@ def test_help_and_dense_trajectories_import_no_unused_library(tmp_path, clips):
     assert not (heavy | {"cv2", "scipy"}) & _modules_after(["features", "--help"])
     extracted = _modules_after(["features", "dt", str(clips / "c0.avi"), "-o", str(tmp_path / "o.txt")])
     assert "cv2" in extracted and not heavy & extracted
+
+
+def test_bench_list_imports_no_torch():
+    """The registries name the deep models without importing them (each build imports its own module)."""
+    for what in ("methods", "datasets", "suites", "profiles"):
+        assert "torch" not in _modules_after(["list", what]), what
+    assert not {"torch", "pandas", "sklearn", "cv2", "scipy"} & _modules_after(["list", "datasets"])
+
+
+def test_registry_names_the_two_stream_rows_it_does_not_import():
+    from benchmark.registry import video_methods
+    from deep.video.two_stream import VARIANTS
+
+    assert video_methods()["two-stream"].variants == VARIANTS

@@ -2,26 +2,38 @@
 ``baselines.generative.density.DENSITY_BASELINES``)."""
 from __future__ import annotations
 
-from benchmark.methods import MethodSpec
-from deep.generative.gan import GAN_PARAMS, GANSampler
-from deep.generative.pixelcnn import PIXELCNN, PixelCNNDensity
-from deep.generative.vae import VAE_PARAMS, VAEDensity
+from benchmark.methods import MethodContext, MethodSpec
 
 _COMMON = ("deep/generative/common.py",)
 
 
+# the model modules import torch: each build imports its own, so that listing the methods does not
 def _pixelcnn(name: str, description: str) -> MethodSpec:
+    def build(ctx: MethodContext):
+        from deep.generative.pixelcnn import PIXELCNN, PixelCNNDensity
+
+        return PixelCNNDensity(PIXELCNN[(name, ctx.profile)], seed=ctx.seed, device=ctx.device)
+
     return MethodSpec(
-        name=name, family="deep", modality="density", description=description,
-        build=lambda ctx: PixelCNNDensity(PIXELCNN[(name, ctx.profile)], seed=ctx.seed, device=ctx.device),
+        name=name, family="deep", modality="density", description=description, build=build,
         code_files=("deep/generative/pixelcnn.py", *_COMMON))
 
 
 def _vae(name: str, description: str) -> MethodSpec:
+    def build(ctx: MethodContext):
+        from deep.generative.vae import VAE_PARAMS, VAEDensity
+
+        return VAEDensity(VAE_PARAMS[(name, ctx.profile)], seed=ctx.seed, device=ctx.device)
+
     return MethodSpec(
-        name=name, family="deep", modality="density", description=description,
-        build=lambda ctx: VAEDensity(VAE_PARAMS[(name, ctx.profile)], seed=ctx.seed, device=ctx.device),
+        name=name, family="deep", modality="density", description=description, build=build,
         code_files=("deep/generative/vae.py", *_COMMON), variants=("", "elbo"))
+
+
+def _gan(ctx: MethodContext):
+    from deep.generative.gan import GAN_PARAMS, GANSampler
+
+    return GANSampler(GAN_PARAMS[ctx.profile], seed=ctx.seed, device=ctx.device)
 
 
 DENSITY_MODELS: dict[str, MethodSpec] = {
@@ -32,6 +44,6 @@ DENSITY_MODELS: dict[str, MethodSpec] = {
     "gan": MethodSpec(
         name="gan", family="deep", modality="sampler",
         description="DCGAN, non-saturating loss (no likelihood; nearest-neighbour checks only)",
-        build=lambda ctx: GANSampler(GAN_PARAMS[ctx.profile], seed=ctx.seed, device=ctx.device),
+        build=_gan,
         code_files=("deep/generative/gan.py", *_COMMON)),
 }

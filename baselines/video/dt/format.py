@@ -7,6 +7,7 @@ value followed by a tab, each line ended by a newline.
 """
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 from typing import IO, Iterable
@@ -34,34 +35,43 @@ def _digit_table(n: int, width: int, suffix: str = "") -> np.ndarray:
 
 
 _D4 = _digit_table(10_000, 4)
-_D2 = _digit_table(100, 2)
-# %.7f of a value in [0, 1] is "d.ddddddd": q = round(v * 1e7) split as "d.dd" | "dddd" | "d\t"
-_HEAD3 = np.frombuffer("".join(f"{i // 100}.{i % 100:02d}" for i in range(101)).encode(), np.uint8).reshape(101, 4)
-_TAIL = _digit_table(10, 1, "\t")
-# the same tables as single words, so one gather writes 4 (or 2) characters
-_HEAD3_WORD, _D4_WORD, _TAIL_WORD = (np.ascontiguousarray(t).view(f"<u{t.shape[1]}")[:, 0]
-                                     for t in (_HEAD3, _D4, _TAIL))
-_UNIT_FIELD = np.dtype({"names": ["head", "digits", "tail"], "formats": ["<u4", "<u4", "<u2"],
-                        "offsets": [0, 4, 8], "itemsize": 10})
 _INT_DIGITS = 8
 _FIELD = 1 + _INT_DIGITS + 1 + 6 + 1  # sign, integer digits, point, 6 decimals, tab
+
+
+@functools.cache
+def _words(first: str, last: str) -> np.ndarray:
+    """(10**6 + 1, 8) uint8: for each i, ``first`` + the 6 digits of i % 10**6 + ``last``, where ``first``
+    "d." is the digit i // 10**6 and a point ("d.dddddd": ``%.7f`` of [0, 1] without its last digit),
+    else one literal character (".dddddd\t": the fraction of ``%f``). Built once, with NumPy (8 MB).
+    """
+    i = np.arange(1_000_001)
+    digits = (i[:, None] // 10 ** np.arange(5, -1, -1)) % 10 + ord("0")
+    words = np.empty((len(i), 8), np.uint8)
+    if first == "d.":
+        words[:, 0], words[:, 1], words[:, 2:] = i // 1_000_000 + ord("0"), ord("."), digits
+    else:
+        words[:, 0], words[:, 1:7], words[:, 7] = ord(first), digits, ord(last)
+    return words
 
 
 def _unit_columns(values: np.ndarray) -> np.ndarray | None:
     """(n, m * 10) uint8 text of ``%.7f\t`` for float32 values in [0, 1], or None when a value is not.
 
-    Exact: a float32 times 1e7 is exact in float64 and np.rint rounds half to even, as printf.
+    Exact: a float32 times 1e7 is exact in float64 and np.rint rounds half to even, as printf. The text is
+    a table's 8 characters "d.dddddd" for q // 10, then the last digit and the tab.
     """
     if not (np.all(values >= 0) and np.all(values <= 1)) or np.signbit(values).any():
         return None
-    q = np.rint(values.astype(np.float64) * 1e7).astype(np.int32)
+    q = np.multiply(values, 1e7, dtype=np.float64)
+    np.rint(q, out=q)
+    q = q.astype(np.int32)
     r = q // 10
-    a = r // 10_000
-    out = np.empty(values.shape, _UNIT_FIELD)
-    out["head"] = _HEAD3_WORD[a]
-    out["digits"] = _D4_WORD[r - a * 10_000]
-    out["tail"] = _TAIL_WORD[q - r * 10]
-    return out.view(np.uint8).reshape(len(values), -1)
+    out = np.empty((*values.shape, 10), np.uint8)
+    out[..., :8] = _words("d.", "")[r]
+    out[..., 8] = (q - r * 10).astype(np.uint8) + ord("0")
+    out[..., 9] = ord("\t")
+    return out.reshape(len(values), -1)
 
 
 def _fixed_columns(values: np.ndarray, integer_first: bool) -> tuple[np.ndarray, np.ndarray] | None:
@@ -83,10 +93,7 @@ def _fixed_columns(values: np.ndarray, integer_first: bool) -> tuple[np.ndarray,
     out[..., 0] = ord("-")
     out[..., 1:5] = _D4[whole // 10_000]
     out[..., 5:9] = _D4[whole % 10_000]
-    out[..., 9] = ord(".")
-    out[..., 10:14] = _D4[frac // 100]
-    out[..., 14:16] = _D2[frac % 100]
-    out[..., 16] = ord("\t")
+    out[..., 9:17] = _words(".", "\t")[frac]
     n_digits = np.ones(whole.shape, np.int64)
     for power in range(1, _INT_DIGITS):
         n_digits += whole >= 10 ** power
