@@ -414,7 +414,13 @@ def _batches(source: ClipSource, cfg: TrainConfig, start: int, seed: int, worker
                     pending = prefetch.submit(train_batch, source, cfg.batch_size, step + 1, seed)
                 yield batch
         return
-    context = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    # forkserver, not fork: a fork of a process whose OpenMP / OpenCV thread pools have run hangs in the child
+    # (seen: every batch of a paper-profile C3D training waited forever); spawn where there is no forkserver
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["numpy", "cv2", "torch", "deep.train"])   # loaders start in a blink
+    else:
+        context = multiprocessing.get_context("spawn")
     loader = torch.utils.data.DataLoader(
         _Batches(source, cfg.batch_size, seed, start, cfg.steps), batch_size=None, shuffle=False,
         num_workers=workers, prefetch_factor=1, multiprocessing_context=context,

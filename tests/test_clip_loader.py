@@ -108,13 +108,17 @@ def test_training_with_loader_processes_equals_training_without(compact):
         assert torch.equal(weights_a[name], weights_b[name]), name
 
 
+class _Labels:
+    labels = np.zeros(4, int)
+
+
 class _SlowSource:
     """A source whose clips take ``delay`` seconds each: the loop must wait for its batches."""
 
     usable = None
 
     def __init__(self, delay: float):
-        self.delay, self.videos = delay, type("V", (), {"labels": np.zeros(4, int)})()
+        self.delay, self.videos = delay, _Labels()
 
     def __len__(self) -> int:
         return 4
@@ -159,9 +163,45 @@ _DRIVER = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_clip_loader import _SlowSource
     from deep.train import TrainConfig, _batches
-    batches = _batches(_SlowSource(60.0), TrainConfig(steps=4, batch_size=2, lr=1e-3), 0, 0, 2, "cpu")
-    next(batches)   # blocks: each clip takes a minute
+    if __name__ == "__main__":   # loaders start from a forkserver, which imports this script
+        batches = _batches(_SlowSource(60.0), TrainConfig(steps=4, batch_size=2, lr=1e-3), 0, 0, 2, "cpu")
+        next(batches)   # blocks: each clip takes a minute
 """)
+
+
+_WARM_DRIVER = textwrap.dedent("""
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+    from benchmark.cache import Cache
+    from benchmark.config import frame_spec_for
+    from benchmark.data.datasets import open_split
+    from benchmark.data.generate import write_dataset
+    from benchmark.methods import MethodContext
+    from benchmark.registry import video_methods
+    from benchmark.run import decode_all, with_frames
+    if __name__ == "__main__":   # a paper-profile C3D job as the harness runs it, with two loader processes
+        root = write_dataset(Path({out!r}) / "set", actors=4, clips=1, width=320, height=240, frames=16,
+                             progress=False, classes=2)
+        opened = open_split(str(root), 1, "paper", Cache(Path({out!r}) / "cache"))
+        data = decode_all(with_frames(opened, frame_spec_for("paper", "c3d", False), compact=True), 2)
+        ctx = MethodContext(profile="paper", seed=0, device="cpu", n_classes=2, workers=2,
+                            artefact_dir={out!r} + "/a")
+        method = video_methods()["c3d"].build(ctx)
+        method.train = replace(method.train, steps=2, batch_size=2, checkpoint_every=10**9, loader_workers=2)
+        method.fit(data.train)
+        print("trained")
+""")
+
+
+@pytest.mark.slow
+def test_loaders_start_cleanly_after_the_parent_used_its_thread_pools(tmp_path):
+    """Loaders forked (not forkserver) from this process waited forever for their first batch."""
+    script = tmp_path / "warm.py"
+    script.write_text(_WARM_DRIVER.format(out=str(tmp_path)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "trained" in done.stdout, done.stderr[-2000:]
 
 
 def test_loader_processes_exit_when_the_driver_is_killed(tmp_path):
