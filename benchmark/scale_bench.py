@@ -35,12 +35,6 @@ def _dir_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.exists() else 0
 
 
-def _cpu_s() -> float:
-    """CPU seconds of this process and its reaped children (the decode and extraction pools)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
 def run_job(method_name: str, dataset: Path, cache_root: Path, steps: int, batch: int, words: int,
             workers: int, flow: str = "tvl1") -> dict:
     """One job in this process: decode, extract, train, infer; its measured costs."""
@@ -56,7 +50,7 @@ def run_job(method_name: str, dataset: Path, cache_root: Path, steps: int, batch
     cache = Cache(cache_root)
     opened = open_split(str(dataset), 1, "paper", cache)
     n = len(opened.train) + len(opened.test)
-    start, cpu_start = time.perf_counter(), _cpu_s()
+    start = time.perf_counter()
     data = decode_all(with_frames(opened, frame_spec_for("paper", method_name, False), compact=True), workers)
     decode_s = time.perf_counter() - start
     ctx = MethodContext(profile="paper", seed=0, device="cpu", n_classes=data.train.n_classes, workers=workers,
@@ -78,7 +72,6 @@ def run_job(method_name: str, dataset: Path, cache_root: Path, steps: int, batch
         model.extract(data.train)
         model.extract(data.test)
     extract_s = time.perf_counter() - start
-    extract_cpu_s = _cpu_s() - cpu_start
     start = time.perf_counter()
     method.fit(data.train)
     train_s = time.perf_counter() - start
@@ -94,7 +87,6 @@ def run_job(method_name: str, dataset: Path, cache_root: Path, steps: int, batch
             "peak_rss_mb": round(own, 1), "peak_rss_children_mb": round(children, 1),
             "cache_bytes_per_video": round(cache_bytes / n),
             "decode_extract_s_per_video": round((decode_s + extract_s) / n, 4),
-            "decode_extract_cpu_s_per_video": round(extract_cpu_s / n, 4),
             "train_clips": train_clips,
             "train_s": round(train_s, 2), "infer_s": round(infer_s, 2)}
 

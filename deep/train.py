@@ -383,8 +383,8 @@ def _loader_worker_init(driver_pid: int, _worker_id: int) -> None:
     from benchmark.executors import die_with_driver
     from benchmark.threads import pin_threads
 
+    die_with_driver(driver_pid)   # first: a loader that hangs in pin_threads must still die with its driver
     pin_threads(1)
-    die_with_driver(driver_pid)
 
 
 def default_loader_workers(workers: int, device: str) -> int:

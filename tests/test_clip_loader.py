@@ -200,8 +200,16 @@ def test_loaders_start_cleanly_after_the_parent_used_its_thread_pools(tmp_path):
     script = tmp_path / "warm.py"
     script.write_text(_WARM_DRIVER.format(out=str(tmp_path)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and "trained" in done.stdout, done.stderr[-2000:]
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, start_new_session=True, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=300)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)   # a hung run leaves none of its processes behind
+        except ProcessLookupError:
+            pass
+    assert proc.returncode == 0 and "trained" in out, err[-2000:]
 
 
 def test_loader_processes_exit_when_the_driver_is_killed(tmp_path):
