@@ -126,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
             waited, loop = sum(r.data_wait_s for r in trained), sum(r.loop_s for r in trained)
             figures["methods"][name] = {
                 "train_clips_per_s": method.n_train_clips_ / train_s, "infer_clips_per_s": method.n_test_clips_ / infer_s,
-                "data_wait_share": waited / loop, "peak_gpu_gib": torch.cuda.max_memory_allocated() / 2**30}
+                "data_wait_share": waited / loop,
+                "first_batch_s": sum(r.first_batch_s for r in trained),
+                "peak_gpu_gib": torch.cuda.max_memory_allocated() / 2**30}
             print(f"{name}: train {method.n_train_clips_ / train_s:.1f} clips/s, "
                   f"inference {method.n_test_clips_ / infer_s:.1f} clips/s, "
                   f"data-wait share {waited / loop:.2f}, peak GPU memory "

@@ -88,6 +88,7 @@ def _run_video(task: JobTask, method, timer: PhaseTimer) -> JobOutcome:
         waited, loop = sum(r.data_wait_s for r in trained), sum(r.loop_s for r in trained)
         timings["data_wait_s"] = round(waited, 4)
         timings["data_wait_share"] = round(waited / loop, 4) if loop > 0 else 0.0
+        timings["first_batch_s"] = round(sum(r.first_batch_s for r in trained), 4)
     costs = method.costs() if hasattr(method, "costs") else {}
     return JobOutcome(rows, timings, costs)
 

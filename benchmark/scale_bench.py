@@ -36,7 +36,7 @@ def _dir_bytes(root: Path) -> int:
 
 
 def run_job(method_name: str, dataset: Path, cache_root: Path, steps: int, batch: int, words: int,
-            workers: int, flow: str = "tvl1") -> dict:
+            workers: int, flow: str = "tvl1", max_descriptors: int | None = None) -> dict:
     """One job in this process: decode, extract, train, infer; its measured costs."""
     from benchmark.cache import Cache
     from benchmark.config import frame_spec_for
@@ -60,6 +60,8 @@ def run_job(method_name: str, dataset: Path, cache_root: Path, steps: int, batch
         method = _with_flow(method, flow)
     if hasattr(method, "config") and hasattr(method.config, "n_words"):
         method.config = replace(method.config, n_words=words, n_init=1)
+        if max_descriptors is not None:
+            method.config = replace(method.config, max_descriptors=max_descriptors, fv_max_descriptors=None)
     for model in (method, *getattr(method, "streams", {}).values()):
         if hasattr(model, "train"):
             model.train = replace(model.train, steps=steps, batch_size=batch, eval_batch=batch, test_clips=2,
@@ -118,6 +120,50 @@ def time_flow(algorithm: str, pairs: int, width: int, height: int, short_side: i
     start = time.process_time()
     video_flow(frames, algorithm)
     return (time.process_time() - start) / pairs
+
+
+def marginal_s_per_video(rows: list[dict]) -> list[float]:
+    """Decode+extract seconds each added video cost between consecutive sizes of one method's series.
+
+    Seconds per video of a whole set fall with its size while the job's fixed costs (pool and fork-server
+    start-up, imports) are shared by more videos; the cost of one more video is what must stay constant.
+    """
+    rows = sorted(rows, key=lambda r: r["videos"])
+    totals = [(r["videos"], r["decode_extract_s_per_video"] * r["videos"]) for r in rows]
+    return [(t1 - t0) / (n1 - n0) for (n0, t0), (n1, t1) in zip(totals, totals[1:])]
+
+
+def _spread(values: list[float]) -> float:
+    return max(values) / min(values) - 1 if min(values) > 0 else float("inf")
+
+
+def goals_table(rows: list[dict], limit: float = 0.15) -> str:
+    """Markdown: per method, peak memory, cache bytes and time per video across the series, against issue 10's
+    goals (memory within +15% from the smallest to the largest set; cache bytes and the marginal time per video
+    within 15%)."""
+    lines = ["| method | videos | peak RSS MB (job / pool) | cache MB per video | s per video (whole set) | "
+             "s per added video | memory | cache | time |", "|---|---|---|---|---|---|---|---|---|"]
+    for method in dict.fromkeys(r["method"] for r in rows):
+        series = sorted((r for r in rows if r["method"] == method), key=lambda r: r["videos"])
+        if len(series) < 3:
+            continue
+        job = [r["peak_rss_mb"] for r in series]
+        pool = [r["peak_rss_children_mb"] for r in series]
+        growth = max(job[-1] / job[0], pool[-1] / pool[0]) - 1
+        cache = _spread([r["cache_bytes_per_video"] for r in series])
+        marginal = marginal_s_per_video(series)
+        time_spread = _spread(marginal)
+
+        def verdict(x: float) -> str:
+            return f"{x:+.0%} {'met' if x <= limit else 'NOT met'}"
+
+        cells = [" / ".join(str(r["videos"]) for r in series),
+                 " → ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(job, pool)),
+                 " / ".join(f"{r['cache_bytes_per_video'] / 1e6:.2f}" for r in series),
+                 " / ".join(f"{r['decode_extract_s_per_video']:.2f}" for r in series),
+                 " / ".join(f"{m:.2f}" for m in marginal), verdict(growth), verdict(cache), verdict(time_spread)]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 # UCF101 (Soomro et al. 2012, Table 1): 13,320 clips, mean length 7.21 s at 25 fps, 320x240.
@@ -190,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=4, help="optimiser steps per deep network")
     parser.add_argument("--batch", type=int, default=8, help="deep batch size (paper: 30 for C3D, 256 two-stream)")
     parser.add_argument("--words", type=int, default=256, help="DT codebook words per channel")
+    parser.add_argument("--max-descriptors", type=int, default=None, metavar="N",
+                        help="DT codebook sample per channel (default: the paper's 100,000); a smaller sample "
+                             "fills already at 1x, so that the series shows what grows beyond it")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--flow", default="tvl1", choices=("tvl1", "farneback", "dis"),
                         help="two-stream's flow in the series (default: tvl1, the paper's; see above)")
@@ -206,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
 
         die_with_driver(os.getppid())  # the benchmark killed: its job goes too
         print(json.dumps(run_job(args.job, Path(args.dataset), Path(args.cache), args.steps, args.batch,
-                                 args.words, args.workers, args.flow)))
+                                 args.words, args.workers, args.flow, args.max_descriptors)))
         return 0
 
     from benchmark.data.generate import parse_size, write_dataset
@@ -221,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
         gpu = json.loads(Path(args.gpu_json).read_text()) if args.gpu_json else None
+        print(goals_table(rows), end="\n\n")
         print(projection(rows, json.loads(flow_file.read_text()), gpu=gpu))
         return 0
     out.mkdir(parents=True, exist_ok=True)
@@ -239,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             command = [sys.executable, "-m", "benchmark.scale_bench", "--job", method, "--dataset", str(dataset),
                        "--cache", str(cache), "--steps", str(args.steps), "--batch", str(args.batch), "--words", str(args.words),
                        "--workers", str(args.workers), "--flow", args.flow]
+            if args.max_descriptors is not None:
+                command += ["--max-descriptors", str(args.max_descriptors)]
             done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
             if done.returncode != 0:
                 print(f"scale_bench: {method} at {m}x failed: {done.stderr.strip().splitlines()[-1:]}",

@@ -401,19 +401,12 @@ def default_loader_workers(workers: int, device: str) -> int:
 
 
 def _batches(source: ClipSource, cfg: TrainConfig, start: int, seed: int, workers: int, device: str):
-    """Yield the (clips, labels) of steps start..cfg.steps-1 in order, built ahead of use."""
-    if start >= cfg.steps:
-        return
+    """An iterator over the (clips, labels) of steps start..cfg.steps-1 in order, built ahead of use.
+
+    ``close()`` stops the loader processes, if any, also when training stops early (an error, a kill).
+    """
     if workers == 0:
-        # numpy and OpenCV release the GIL, so a helper thread builds the next batch while a step computes
-        with ThreadPoolExecutor(max_workers=1) as prefetch:
-            pending = prefetch.submit(train_batch, source, cfg.batch_size, start, seed)
-            for step in range(start, cfg.steps):
-                batch = pending.result()
-                if step + 1 < cfg.steps:
-                    pending = prefetch.submit(train_batch, source, cfg.batch_size, step + 1, seed)
-                yield batch
-        return
+        return _prefetched(source, cfg, start, seed)
     # forkserver, not fork: a fork of a process whose OpenMP / OpenCV thread pools have run hangs in the child
     # (seen: every batch of a paper-profile C3D training waited forever); spawn where there is no forkserver
     if "forkserver" in multiprocessing.get_all_start_methods():
@@ -421,17 +414,43 @@ def _batches(source: ClipSource, cfg: TrainConfig, start: int, seed: int, worker
         context.set_forkserver_preload(["numpy", "cv2", "torch", "deep.train"])   # loaders start in a blink
     else:
         context = multiprocessing.get_context("spawn")
+    if start >= cfg.steps:
+        return iter(())
     loader = torch.utils.data.DataLoader(
         _Batches(source, cfg.batch_size, seed, start, cfg.steps), batch_size=None, shuffle=False,
         num_workers=workers, prefetch_factor=1, multiprocessing_context=context,
         worker_init_fn=functools.partial(_loader_worker_init, os.getpid()),
         pin_memory=device.startswith("cuda"), timeout=600)
-    iterator = iter(loader)
-    try:
-        for clips, labels in iterator:
-            yield clips, labels
-    finally:
-        iterator._shutdown_workers()   # at once, also when training stops early (an error, a kill)
+    return _LoaderBatches(iter(loader))
+
+
+def _prefetched(source: ClipSource, cfg: TrainConfig, start: int, seed: int):
+    # numpy and OpenCV release the GIL, so a helper thread builds the next batch while a step computes
+    if start >= cfg.steps:
+        return
+    with ThreadPoolExecutor(max_workers=1) as prefetch:
+        pending = prefetch.submit(train_batch, source, cfg.batch_size, start, seed)
+        for step in range(start, cfg.steps):
+            batch = pending.result()
+            if step + 1 < cfg.steps:
+                pending = prefetch.submit(train_batch, source, cfg.batch_size, step + 1, seed)
+            yield batch
+
+
+class _LoaderBatches:
+    """A started DataLoader iterator whose ``close()`` stops its processes at once."""
+
+    def __init__(self, iterator) -> None:
+        self._iterator = iterator
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._iterator)
+
+    def close(self) -> None:
+        self._iterator._shutdown_workers()
 
 
 @dataclass
@@ -439,8 +458,9 @@ class TrainResult:
     losses: list[float]          # one per step, including steps before a resume
     resumed_from_step: int       # 0 when the run started from scratch
     clips_seen: int
-    data_wait_s: float = 0.0     # time the loop waited for a batch (the loader was behind)
-    loop_s: float = 0.0          # wall time of the loop
+    data_wait_s: float = 0.0     # time the loop waited for a batch after the first (the loader was behind)
+    loop_s: float = 0.0          # wall time of the loop from the first batch's arrival
+    first_batch_s: float = 0.0   # start of the input pipeline (loader processes' imports) and the first batch
 
 
 def train_model(
@@ -481,7 +501,7 @@ def train_model(
                             "scaler": scaler.state_dict(), "losses": losses, "step": step}, ckpt)
 
     model.train()
-    waited = 0.0
+    waited = first_batch = 0.0
     loop_start = time.perf_counter()
     # A batch is a pure function of (seed, step): how it is built ahead changes no result.
     batches = _batches(source, cfg, start, seed, loader_workers, device)
@@ -489,7 +509,11 @@ def train_model(
         for step in progress(range(start, cfg.steps), desc=f"training {type(model).__name__}", unit="step"):
             wait_start = time.perf_counter()
             clips, labels = next(batches)
-            waited += time.perf_counter() - wait_start
+            if step == start:   # the pipeline's start-up is its own figure, not a steady-state wait
+                loop_start = time.perf_counter()
+                first_batch = loop_start - wait_start
+            else:
+                waited += time.perf_counter() - wait_start
             value = _train_step(model, optimizer, scaler, clips, labels, cfg, step, seed, device)
             losses.append(value)
             if ckpt is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
@@ -501,7 +525,7 @@ def train_model(
     if ckpt is not None and not keep_checkpoint:
         ckpt.unlink(missing_ok=True)
     return TrainResult(losses=losses, resumed_from_step=start, clips_seen=(cfg.steps - start) * cfg.batch_size,
-                       data_wait_s=waited, loop_s=time.perf_counter() - loop_start)
+                       data_wait_s=waited, loop_s=time.perf_counter() - loop_start, first_batch_s=first_batch)
 
 
 def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
