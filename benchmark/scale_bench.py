@@ -149,7 +149,8 @@ def goals_table(rows: list[dict], limit: float = 0.15) -> str:
             continue
         job = [r["peak_rss_mb"] for r in series]
         pool = [r["peak_rss_children_mb"] for r in series]
-        growth = max(job[-1] / job[0], pool[-1] / pool[0]) - 1
+        # the pool column is 0 where no pool process was reaped by the job (forkserver workers are not)
+        growth = max(job[-1] / job[0], pool[-1] / pool[0] if pool[0] > 0 else 0.0) - 1
         cache = _spread([r["cache_bytes_per_video"] for r in series])
         marginal = marginal_s_per_video(series)
         time_spread = _spread(marginal)

@@ -62,3 +62,33 @@ def test_project_reads_the_stored_run(tmp_path, capsys):
 @pytest.mark.parametrize("algorithm", ["farneback", "dis"])
 def test_flow_timing_is_positive(algorithm):
     assert 0 < scale_bench.time_flow(algorithm, 2, 160, 120, short_side=64) < 5
+
+
+def _series(method, videos, rss, cache, s_per_video):
+    return [_row(method, videos=n, multiplier=n // videos[0], peak_rss_mb=m, peak_rss_children_mb=100.0,
+                 cache_bytes_per_video=c, decode_extract_s_per_video=t)
+            for n, m, c, t in zip(videos, rss, cache, s_per_video)]
+
+
+def test_the_marginal_time_per_video_removes_a_fixed_cost():
+    # 10 s of start-up plus 0.5 s a video: seconds per whole-set video fall, the cost of one more does not
+    videos = [8, 32, 128]
+    rows = _series("c3d", videos, [500.0] * 3, [1e6] * 3, [(10 + 0.5 * n) / n for n in videos])
+    assert scale_bench.marginal_s_per_video(rows) == pytest.approx([0.5, 0.5])
+    assert _cells(scale_bench.goals_table(rows), "c3d")[-3:] == ["+0% met", "+0% met", "+0% met"]
+
+
+def test_goals_table_says_not_met_beyond_15_percent():
+    videos = [8, 32, 128]
+    grows = _series("dt-bow-svm", videos, [500.0, 550.0, 580.0], [1e6, 1e6, 1.2e6],
+                    [1.0, 1.0, (32 * 1.0 + 96 * 1.2) / 128])
+    memory, cache, time = _cells(scale_bench.goals_table(grows), "dt-bow-svm")[-3:]
+    assert memory == "+16% NOT met" and cache == "+20% NOT met" and time == "+20% NOT met"
+    within = _series("dt-bow-svm", videos, [500.0, 550.0, 570.0], [1e6] * 3, [1.0] * 3)
+    assert _cells(scale_bench.goals_table(within), "dt-bow-svm")[-3] == "+14% met"
+
+
+def test_goals_table_judges_the_job_alone_where_no_pool_was_reaped():
+    rows = [{**r, "peak_rss_children_mb": 0.0} for r in _series("c3d", [8, 32, 128], [500.0, 520.0, 600.0],
+                                                                   [1e6] * 3, [1.0] * 3)]
+    assert _cells(scale_bench.goals_table(rows), "c3d")[-3] == "+20% NOT met"
