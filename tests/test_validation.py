@@ -31,7 +31,8 @@ def test_carve_holds_out_every_third_training_actor_and_never_a_test_video():
 def test_too_few_actors_is_an_error_and_legacy_settings_are_marked():
     with pytest.raises(ValueError, match="training groups"):
         validation_groups([1, 1, 2])
-    assert chosen_on("c3d", "quick") == "test split (legacy)"
+    assert chosen_on("c3d", "quick") == "test split (legacy)"                # not varied on validation
+    assert chosen_on("lrcn", "quick") == "validation"
     assert chosen_on("c3d", "smoke") == "validation"
     assert chosen_on("feature-histograms", "smoke") == "test split (legacy)"   # never re-chosen
     assert chosen_on("c3d", "paper") == "the papers' published settings"
