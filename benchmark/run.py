@@ -44,6 +44,12 @@ def _worker_init(driver_pid: int) -> None:
     pin_threads(1)
 
 
+def decode_chunksize(n_videos: int, workers: int) -> int:
+    """Videos per task of the decode pool: up to 8 (fewer round trips), but at least 4 tasks a worker, so
+    that a small set is not decoded by one worker while the others wait (8 videos were one task)."""
+    return max(1, min(8, n_videos // (4 * workers)))
+
+
 def decode_all(data: DatasetSplit, workers: int) -> DatasetSplit:
     """Decode every video once into the frame cache (in parallel); report and leave out unreadable ones."""
     items = [(data.train, i) for i in range(len(data.train))] + [(data.test, i) for i in range(len(data.test))]
@@ -52,8 +58,8 @@ def decode_all(data: DatasetSplit, workers: int) -> DatasetSplit:
         # forkserver, not fork: a fork of a process whose OpenCV / torch thread pools have run can deadlock
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
                                  initializer=_worker_init, initargs=(os.getpid(),)) as pool:
-            decoded = list(progress(pool.map(_decode_one, items, chunksize=8), total=len(items), desc=desc,
-                                    unit="video"))
+            decoded = list(progress(pool.map(_decode_one, items, chunksize=decode_chunksize(len(items), workers)),
+                                    total=len(items), desc=desc, unit="video"))
     else:
         decoded = [_decode_one(item) for item in progress(items, desc=desc, unit="video")]
     errors = [err for err, _, _ in decoded]

@@ -3,7 +3,6 @@ give the batches of the in-process path, data waits are measured, and loaders di
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -19,7 +18,7 @@ from benchmark.data.video import VideoSet
 from deep.train import ClipSource, ClipSpec, TrainConfig, _batches, init_weights, train_batch, train_model
 from deep.video import fusion
 from test_deep_models import write_videos
-from test_kill_resume import _session_processes
+from sessions import kill_session, session_processes, survivors_of_kill_9
 
 FRAMES = 40   # 5 chunks of 8
 
@@ -213,10 +212,7 @@ def test_loaders_start_cleanly_after_the_parent_used_its_thread_pools(tmp_path):
     try:
         out, err = proc.communicate(timeout=300)
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)   # a hung run leaves none of its processes behind
-        except ProcessLookupError:
-            pass
+        kill_session(proc)   # a hung run leaves none of its processes behind
     assert proc.returncode == 0 and "trained" in out, err[-2000:]
 
 
@@ -236,17 +232,8 @@ def test_loader_processes_exit_when_the_driver_is_killed(tmp_path):
             assert time.monotonic() < deadline, "no two loaders started a clip within 60 s"
             time.sleep(0.05)
         loaders = {int(mark.name) for mark in marks.iterdir()}
-        assert loaders <= set(_session_processes(proc.pid)) and proc.pid not in loaders
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        deadline = time.monotonic() + 3                       # torch's own watchdog would take a minute here
-        while _session_processes(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _session_processes(proc.pid), "loader processes outlived their killed driver"
+        assert loaders <= set(session_processes(proc.pid)) and proc.pid not in loaders
+        left = survivors_of_kill_9(proc, within_s=3)      # torch's own watchdog would take a minute here
+        assert not left, f"loader processes outlived their killed driver: {left}"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_session(proc)

@@ -395,3 +395,14 @@ def test_two_concurrent_runs_on_one_out_dir(tmp_path):
         assert conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] > 0
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("workers", [2, 4, 16])
+def test_every_decode_worker_gets_work_on_a_small_set(workers):
+    from benchmark.run import decode_chunksize
+
+    for n in range(1, 400):
+        size = decode_chunksize(n, workers)
+        tasks = -(-n // size)
+        assert 1 <= size <= 8
+        assert tasks >= min(n, workers), (n, workers, size)   # 8 videos in one task of 8 left a worker idle

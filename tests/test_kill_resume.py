@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sessions import session_processes
 from store_tables import result_table
 
 COMMAND = ["run", "--profile", "smoke", "--workers", "2"]
@@ -34,19 +35,6 @@ def _start(out: Path, cache: Path, extra: list[str], log: Path) -> subprocess.Po
 def _holds_lock(out: Path) -> bool:
     lock = out / ".lock"
     return lock.is_file() and lock.read_text().startswith("pid")
-
-
-def _session_processes(sid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == sid and fields[0] != "Z":   # session id; zombies are already dead
-                found.append(int(entry.name))
-    return found
 
 
 def _phase(log: Path) -> str:
@@ -83,9 +71,9 @@ def kill_once(out: Path, cache: Path, extra: list[str], delay: float, log_path: 
         os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 10  # pool and Dask workers notice the driver's death within seconds
-    while _session_processes(proc.pid) and time.monotonic() < deadline:
+    while session_processes(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    orphans = _session_processes(proc.pid)
+    orphans = session_processes(proc.pid)
     if orphans:
         os.killpg(proc.pid, signal.SIGKILL)
     return {"delay_s": round(delay, 2), "phase": _phase(log_path), "killed": not finished_first,

@@ -5,28 +5,19 @@ Dask worker) -> extractors. Every one of them must exit within seconds of the dr
 """
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from test_kill_resume import _env, _session_processes
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-    except OSError:
-        return ""
+from sessions import cmdline, kill_session, session_processes, survivors_of_kill_9
+from test_kill_resume import _env
 
 
 def _extractors(sid: int) -> list[int]:
     """Processes of the session started by the DT extraction pool (multiprocessing spawn children)."""
-    return [p for p in _session_processes(sid) if "spawn_main" in _cmdline(p) and "resource_tracker" not in _cmdline(p)]
+    return [p for p in session_processes(sid) if "spawn_main" in cmdline(p) and "resource_tracker" not in cmdline(p)]
 
 
 @pytest.mark.parametrize("executor", ["local", pytest.param("dask", marks=pytest.mark.slow)])
@@ -44,17 +35,7 @@ def test_kill_9_mid_extraction_leaves_no_process(tmp_path, executor):
                 log.read_bytes().decode("utf-8", "replace")[-2000:]
             assert time.monotonic() < deadline, "no extraction worker appeared within 240 s"
             time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        deadline = time.monotonic() + 15
-        while _session_processes(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        left = {p: _cmdline(p)[:120] for p in _session_processes(proc.pid)}
+        left = survivors_of_kill_9(proc, within_s=15)
         assert not left, f"processes of the killed run still alive 15 s after its kill -9: {left}"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_session(proc)
