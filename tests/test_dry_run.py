@@ -119,3 +119,4 @@ def test_deep_jobs_record_their_data_wait_share(tmp_path, cache):
     assert {r["method"].split("/")[0] for r in rows} == {"c3d", "two-stream"}
     for row in rows:
         assert 0.0 <= row["data_wait_share"] <= 1.0 and row["data_wait_s"] >= 0.0, row
+        assert row["first_batch_s"] > 0.0, row     # the input pipeline's start, stored apart from the waits
