@@ -502,7 +502,7 @@ def train_model(
 
     model.train()
     waited = first_batch = 0.0
-    loop_start = time.perf_counter()
+    loop_start = pipeline_start = time.perf_counter()
     # A batch is a pure function of (seed, step): how it is built ahead changes no result.
     batches = _batches(source, cfg, start, seed, loader_workers, device)
     try:
@@ -511,7 +511,7 @@ def train_model(
             clips, labels = next(batches)
             if step == start:   # the pipeline's start-up is its own figure, not a steady-state wait
                 loop_start = time.perf_counter()
-                first_batch = loop_start - wait_start
+                first_batch = loop_start - pipeline_start   # loader processes start in _batches
             else:
                 waited += time.perf_counter() - wait_start
             value = _train_step(model, optimizer, scaler, clips, labels, cfg, step, seed, device)
