@@ -44,15 +44,16 @@ def carve(data):
 
 # Where each video method's small-profile settings were chosen (see each method file's docstring and the
 # comment at its per-profile row). "validation": chosen from `bench run --validation` results only.
-_SMOKE_ON_VALIDATION = ("dt-bow-svm", "dt-fv-svm", "idt-bow-svm", "single-frame", "early-fusion", "late-fusion",
-                        "slow-fusion", "c3d", "two-stream", "lrcn", "gru-rcn")
-# quick: chosen between two candidates on validation actors (c3d and dt-fv-svm were not varied: legacy)
-_QUICK_ON_VALIDATION = ("dt-bow-svm", "idt-bow-svm", "single-frame", "early-fusion", "late-fusion", "slow-fusion",
-                        "two-stream", "lrcn", "gru-rcn", "feature-histograms")
+_ON_VALIDATION = {
+    "smoke": ("dt-bow-svm", "dt-fv-svm", "idt-bow-svm", "single-frame", "early-fusion", "late-fusion", "slow-fusion",
+              "c3d", "two-stream", "lrcn", "gru-rcn"),
+    # two candidates each (c3d and dt-fv-svm were not varied: legacy)
+    "quick": ("dt-bow-svm", "idt-bow-svm", "single-frame", "early-fusion", "late-fusion", "slow-fusion",
+              "two-stream", "lrcn", "gru-rcn", "feature-histograms"),
+}
 CHOSEN_ON: dict[str, dict[str, str]] = {
-    method: {profile: "validation" for profile, chosen in (("smoke", _SMOKE_ON_VALIDATION),
-                                                            ("quick", _QUICK_ON_VALIDATION)) if method in chosen}
-    for method in _SMOKE_ON_VALIDATION + _QUICK_ON_VALIDATION}
+    method: {profile: "validation" for profile, methods in _ON_VALIDATION.items() if method in methods}
+    for method in sorted(set().union(*_ON_VALIDATION.values()))}
 
 
 def chosen_on(method: str, profile: str) -> str:

@@ -405,6 +405,8 @@ def _batches(source: ClipSource, cfg: TrainConfig, start: int, seed: int, worker
 
     ``close()`` stops the loader processes, if any, also when training stops early (an error, a kill).
     """
+    if start >= cfg.steps:
+        return iter(())
     if workers == 0:
         return _prefetched(source, cfg, start, seed)
     # forkserver, not fork: a fork of a process whose OpenMP / OpenCV thread pools have run hangs in the child
@@ -414,8 +416,6 @@ def _batches(source: ClipSource, cfg: TrainConfig, start: int, seed: int, worker
         context.set_forkserver_preload(["numpy", "cv2", "torch", "deep.train"])   # loaders start in a blink
     else:
         context = multiprocessing.get_context("spawn")
-    if start >= cfg.steps:
-        return iter(())
     loader = torch.utils.data.DataLoader(
         _Batches(source, cfg.batch_size, seed, start, cfg.steps), batch_size=None, shuffle=False,
         num_workers=workers, prefetch_factor=1, multiprocessing_context=context,
@@ -426,8 +426,6 @@ def _batches(source: ClipSource, cfg: TrainConfig, start: int, seed: int, worker
 
 def _prefetched(source: ClipSource, cfg: TrainConfig, start: int, seed: int):
     # numpy and OpenCV release the GIL, so a helper thread builds the next batch while a step computes
-    if start >= cfg.steps:
-        return
     with ThreadPoolExecutor(max_workers=1) as prefetch:
         pending = prefetch.submit(train_batch, source, cfg.batch_size, start, seed)
         for step in range(start, cfg.steps):

@@ -37,7 +37,7 @@ class HistogramParams:
 PARAMS = {
     "smoke": HistogramParams(frames_per_video=4, colour_bins=8, orientation_bins=8, C=1.0),
     # quick: C chosen on validation actors (`bench run --validation --suite video --profile quick --split 1`, 60
-    # validation videos of 3 actors; rule fixed before the comparison: the higher mean validation hit@1 over every
+    # validation videos of 3 actors; rule, settled after both runs (README): the higher mean validation hit@1 over every
     # row the setting produces wins, a tie goes to the cheaper setting): C=1 16.7% against C=10 15.0% (both near
     # chance, 10%).
     "quick": HistogramParams(frames_per_video=8, colour_bins=16, orientation_bins=8, C=1.0),

@@ -122,7 +122,7 @@ PROFILES: dict[str, Arch] = {
                   train=TrainConfig(steps=50_000, batch_size=32, lr=0.01, optimizer="sgd", weight_decay=5e-4,
                                     test_clips=20, preload=False)),
     # quick: chosen on validation actors (`bench run --validation --suite video --profile quick --split 1`, 60
-    # validation videos of 3 actors; rule fixed before the comparison: the higher mean validation hit@1 over every
+    # validation videos of 3 actors; rule, settled after both runs (README): the higher mean validation hit@1 over every
     # row the setting produces wins, a tie goes to the cheaper setting). One row for the four models, so their mean:
     # 600 steps 48.8% (single/early/late/slow 46.7/30.0/56.7/61.7) against 300 steps 43.8% (50.0/25.0/43.3/56.7).
     "quick": Arch(widths=(8, 16, 32, 32, 32), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1), fc=64,

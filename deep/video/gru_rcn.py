@@ -116,7 +116,7 @@ PROFILES: dict[str, GRURCNConfig] = {
                           train=TrainConfig(steps=30_000, batch_size=64, lr=1e-3, grad_clip=5.0,
                                             test_clips=10, preload=False)),
     # quick: chosen on validation actors (`bench run --validation --suite video --profile quick --split 1`, 60
-    # validation videos of 3 actors; rule fixed before the comparison: the higher mean validation hit@1 over every
+    # validation videos of 3 actors; rule, settled after both runs (README): the higher mean validation hit@1 over every
     # row the setting produces wins, a tie goes to the cheaper setting): 600 steps 30.0% against 300 steps 23.3%.
     "quick": GRURCNConfig(blocks=((8,), (16,), (32,), (32,), (32,)), fc=64, hidden=(8, 16, 16, 16, 32),
                           batch_norm=True, dropout=0.0,

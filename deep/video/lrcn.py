@@ -91,7 +91,7 @@ PROFILES: dict[str, LRCNConfig] = {
                         train=TrainConfig(steps=30_000, batch_size=24, lr=1e-3, optimizer="sgd", grad_clip=5.0,
                                           test_clips=10, preload=False)),
     # quick: chosen on validation actors (`bench run --validation --suite video --profile quick --split 1`, 60
-    # validation videos of 3 actors; rule fixed before the comparison: the higher mean validation hit@1 over every
+    # validation videos of 3 actors; rule, settled after both runs (README): the higher mean validation hit@1 over every
     # row the setting produces wins, a tie goes to the cheaper setting): 600 steps 31.7% [16.7, 48.3], 300 steps
     # 31.7% [18.3, 46.7]: a tie, so the cheaper 300 steps.
     "quick": LRCNConfig(widths=(8, 16, 32, 32, 32), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),

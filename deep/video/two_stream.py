@@ -116,7 +116,7 @@ PROFILES: dict[str, Arch] = {
                   temporal_train=TrainConfig(steps=80_000, batch_size=256, lr=0.01, optimizer="sgd",
                                              test_clips=25, preload=False)),
     # quick: chosen on validation actors (`bench run --validation --suite video --profile quick --split 1`, 60
-    # validation videos of 3 actors; rule fixed before the comparison: the higher mean validation hit@1 over every
+    # validation videos of 3 actors; rule, settled after both runs (README): the higher mean validation hit@1 over every
     # row the setting produces wins, a tie goes to the cheaper setting): 600 steps per stream 76.7% (fusion-avg/svm,
     # spatial, temporal 90.0/81.7, 50.0, 85.0) against 300 steps 73.8% (90.0/83.3, 40.0, 81.7).
     "quick": Arch(widths=(8, 16, 32, 32, 32), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),

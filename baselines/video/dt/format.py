@@ -61,10 +61,12 @@ _UNIT = np.dtype([("word", "<u8"), ("digit", "u1"), ("tab", "u1")])
 _FIXED = np.dtype([("sign", "u1"), ("high", "<u4"), ("low", "<u4"), ("word", "<u8")])
 
 
-@functools.cache
-def _as_integers(table: str) -> np.ndarray:
-    return {"unit": _words("d.", ""), "fraction": _words(".", "\t"), "d4": _D4}[table].copy().view(
-        np.uint32 if table == "d4" else np.uint64).ravel()
+_D4_INT = _D4.view(np.uint32)[:, 0]
+
+
+def _words_int(first: str, last: str) -> np.ndarray:
+    """``_words`` with each 8-character word as one uint64 (a view, no copy)."""
+    return _words(first, last).view(np.uint64)[:, 0]
 
 
 def _unit_columns(values: np.ndarray) -> np.ndarray | None:
@@ -80,7 +82,7 @@ def _unit_columns(values: np.ndarray) -> np.ndarray | None:
     q = q.astype(np.int32)
     r = q // 10
     out = np.empty(values.shape, _UNIT)
-    out["word"] = _as_integers("unit")[r]
+    out["word"] = _words_int("d.", "")[r]
     out["digit"] = q - r * 10 + ord("0")
     out["tab"] = ord("\t")
     return out.view(np.uint8).reshape(len(values), -1)
@@ -103,9 +105,9 @@ def _fixed_columns(values: np.ndarray, integer_first: bool) -> tuple[np.ndarray,
         whole[:, 0] = np.abs(np.trunc(v[:, 0])).astype(np.int64)
     record = np.empty((n, m), _FIXED)
     record["sign"] = ord("-")
-    record["high"] = _as_integers("d4")[whole // 10_000]
-    record["low"] = _as_integers("d4")[whole % 10_000]
-    record["word"] = _as_integers("fraction")[frac]
+    record["high"] = _D4_INT[whole // 10_000]
+    record["low"] = _D4_INT[whole % 10_000]
+    record["word"] = _words_int(".", "\t")[frac]
     out = record.view(np.uint8).reshape(n, m, _FIELD)
     n_digits = np.ones(whole.shape, np.int64)
     for power in range(1, _INT_DIGITS):
