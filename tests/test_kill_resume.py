@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -37,12 +38,15 @@ def _holds_lock(out: Path) -> bool:
     return lock.is_file() and lock.read_text().startswith("pid")
 
 
-def _phase(log: Path) -> str:
-    """What the run was doing when it died: the last progress label it printed."""
-    text = log.read_bytes().decode("utf-8", "replace").replace("\r", "\n")
-    labels = ("generating", "decoding", "histograms", "jobs")
-    last = [line.split(":")[0].strip() for line in text.splitlines() if line.strip().startswith(labels)]
-    return last[-1] if last else "starting up"
+def _jobs_done(out: Path) -> int:
+    """Jobs the store in ``out`` holds as done (0 before the store exists)."""
+    if not (out / "results.sqlite").is_file():
+        return 0
+    conn = sqlite3.connect(out / "results.sqlite")
+    try:
+        return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'done'").fetchone()[0]
+    finally:
+        conn.close()
 
 
 def run_to_end(out: Path, cache: Path, extra: list[str], log: Path) -> tuple[float, float]:
@@ -76,7 +80,7 @@ def kill_once(out: Path, cache: Path, extra: list[str], delay: float, log_path: 
     orphans = session_processes(proc.pid)
     if orphans:
         os.killpg(proc.pid, signal.SIGKILL)
-    return {"delay_s": round(delay, 2), "phase": _phase(log_path), "killed": not finished_first,
+    return {"delay_s": round(delay, 2), "jobs_done": _jobs_done(out), "killed": not finished_first,
             "orphans": len(orphans)}
 
 
@@ -86,8 +90,9 @@ def kill_and_resume(tmp_path: Path, n_points: int, seed: int, extra: list[str], 
     independent (default): each point starts from an empty cache and output directory, and its kill
     time falls in the point's own slice of the run's active time (so early points hit generation and
     decoding). chained: one output directory and the reference's (warm) cache, killed n_points times in
-    a row at uniform moments in the first half of a warm run, then run to the end: work piles up across
-    kills, as in real life.
+    a row, then run to the end: work piles up across kills, as in real life. Each kill falls at a uniform
+    moment in the first half of what is left: the warm run's active time times the share of jobs not yet
+    done (without that scaling, later runs end before their kill and the test kills less than it says).
     """
     reference_out = tmp_path / "reference"
     reference_cache = tmp_path / "reference-cache"
@@ -102,7 +107,9 @@ def kill_and_resume(tmp_path: Path, n_points: int, seed: int, extra: list[str], 
     for point in range(n_points):
         if chained:
             out, cache = tmp_path / "chained", reference_cache
-            delay = rng.uniform(0.05 * active, 0.5 * active)  # later runs have less left to do
+            n_jobs = len({r[:3] for r in expected[0]})
+            left = active * (n_jobs - _jobs_done(out)) / n_jobs
+            delay = rng.uniform(0.05 * left, 0.5 * left)
         else:
             out, cache = tmp_path / f"killed-{point}", tmp_path / f"cache-{point}"
             window = 0.8 * active  # runs vary in length: the last 20% often ends before the kill
