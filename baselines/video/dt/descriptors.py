@@ -36,31 +36,6 @@ BINS = {"hog": 8, "hof": 9, "mbhx": 8, "mbhy": 8}
 N_VOTES = sum(BINS.values())
 
 
-def _votes(x: np.ndarray, y: np.ndarray, out: np.ndarray, channel: int, n_bins: int,
-           min_flow: float | None) -> None:
-    """Write the two-bin magnitude votes of vectors (x, y) into out[..., channel:channel + n_bins (+1)]."""
-    mag, angle = cv2.cartToPolar(x, y, angleInDegrees=True)  # OpenCV's fastAtan2, as the C++
-    mag = mag.reshape(-1)
-    fbin = angle.reshape(-1) * np.float32(n_bins / 360.0)
-    floor = np.floor(fbin)
-    mag1 = (fbin - floor) * mag
-    mag0 = mag - mag1
-    # angles are in [0, 360); the clamp only guards float rounding up to exactly n_bins
-    bin0 = np.minimum(floor.astype(np.intp), n_bins - 1)
-    bin1 = bin0 + 1
-    bin1[bin1 == n_bins] = 0
-    if min_flow is not None:  # HOF: the zero bin (last) takes small flow with weight 1
-        still = mag <= min_flow
-        bin0[still] = n_bins
-        mag0[still] = 1.0
-        mag1[still] = 0.0
-    n_planes = out.shape[-1]
-    pixels = np.arange(0, mag.size * n_planes, n_planes, dtype=np.intp) + channel
-    flat = out.reshape(-1)
-    flat[pixels + bin1] = mag1
-    flat[pixels + bin0] = mag0
-
-
 def integral_histograms(prev_grey: np.ndarray, flow: np.ndarray, grid: DescriptorGrid = DescriptorGrid(),
                         hof_flow: np.ndarray | None = None) -> np.ndarray:
     """(H + 1, W + 1, 33) float32 integral images of the orientation votes, one per bin.
@@ -69,26 +44,24 @@ def integral_histograms(prev_grey: np.ndarray, flow: np.ndarray, grid: Descripto
     ``hof_flow`` for HOF and MBH when given, the camera-compensated flow of iDT). Float32 per bin,
     as the C++ ``BuildDescMat``.
     """
+    from baselines.video.dt.kernels import vote_integral
+
     height, width = prev_grey.shape
     motion = flow if hof_flow is None else hof_flow
-    # interleaved (H, W, 33): a corner lookup in frame_descriptors then reads 33 adjacent floats
-    votes = np.zeros((height, width, N_VOTES), np.float32)
-    gx = cv2.Sobel(prev_grey, cv2.CV_32F, 1, 0, ksize=1)
-    gy = cv2.Sobel(prev_grey, cv2.CV_32F, 0, 1, ksize=1)
-    _votes(gx, gy, votes, 0, 8, None)
     fx = np.ascontiguousarray(motion[..., 0], np.float32)
     fy = np.ascontiguousarray(motion[..., 1], np.float32)
-    _votes(fx, fy, votes, 8, 8, grid.min_flow)
-    channel = 17
-    for comp in (fx, fy):
-        dx = cv2.Sobel(comp, cv2.CV_32F, 1, 0, ksize=1)
-        dy = cv2.Sobel(comp, cv2.CV_32F, 0, 1, ksize=1)
-        _votes(dx, dy, votes, channel, 8, None)
-        channel += 8
-    # cv2.integral's float32 sums, in its order: running sums along each row, then down the columns
-    integral = np.zeros((height + 1, width + 1, N_VOTES), np.float32)
-    np.cumsum(votes, axis=1, out=integral[1:, 1:])
-    np.cumsum(integral[1:, 1:], axis=0, out=integral[1:, 1:])
+
+    def polar(x, y):  # (magnitude, angle in degrees) with OpenCV's fastAtan2, as the C++
+        return cv2.cartToPolar(x, y, angleInDegrees=True)
+
+    def gradient(image):
+        return cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=1), cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=1)
+
+    # interleaved (H + 1, W + 1, 33): a corner lookup in frame_descriptors then reads 33 adjacent floats
+    integral = np.empty((height + 1, width + 1, N_VOTES), np.float32)
+    # float32 threshold: the NumPy version compared float32 magnitudes with min_flow in float32 (NEP 50)
+    vote_integral(*polar(*gradient(prev_grey)), *polar(fx, fy), *polar(*gradient(fx)), *polar(*gradient(fy)),
+                  np.float32(grid.min_flow), integral)
     return integral
 
 

@@ -133,8 +133,8 @@ def poly_expansion_pyramid(grey: np.ndarray, sizes, scales, poly_n: int = 7,
 
 
 @functools.lru_cache(maxsize=32)
-def _level_constants(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel grid (x, y) and Farnebäck's border attenuation for one pyramid level."""
+def _border_weights(height: int, width: int) -> np.ndarray:
+    """Farnebäck's border attenuation for one pyramid level, (H, W) float32."""
     b = len(_FB_BORDER)
 
     def weights(n: int) -> np.ndarray:
@@ -143,66 +143,23 @@ def _level_constants(height: int, width: int) -> tuple[np.ndarray, np.ndarray, n
         high = np.where(i >= n - b, _FB_BORDER[np.clip(n - i - 1, 0, b - 1)], 1.0)
         return (low * high).astype(np.float32)
 
-    gx, gy = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return gx, gy, weights(height)[:, None] * weights(width)[None, :]
+    return weights(height)[:, None] * weights(width)[None, :]
 
 
-def _bilinear(planes: np.ndarray, fx: np.ndarray, fy: np.ndarray) -> np.ndarray:
-    """(C, H, W) planes sampled at float32 (fx, fy) with exact float32 bilinear weights.
+def _update_matrices(r0: np.ndarray, r1: np.ndarray, flow: tuple[np.ndarray, np.ndarray],
+                     weights: np.ndarray) -> np.ndarray:
+    """Farnebäck's per-pixel G and h, (5, H, W), for the current flow estimate (``kernels.update_matrices``).
 
-    As OpenCV's ``FarnebackUpdateMatrices``: corner (floor(fx), floor(fy)), weights (1 - ax)(1 - ay),
-    ax(1 - ay), (1 - ax)ay, ax*ay. cv2.remap would do, but it rounds the weights to 1/32 px; fed
-    back through Farnebäck's iterations that alone moved ~9% of the trajectories by more than 1 px
-    against the authors' output. Positions whose 2x2 neighbourhood leaves the image get clamped
-    corners here; the caller overwrites them (Farnebäck treats them separately).
+    r0, r1: the (5, H, W) coefficients of the two frames; r1 is sampled at the displaced positions with
+    exact float32 bilinear weights (OpenCV's ``FarnebackUpdateMatrices``). cv2.remap would do, but it
+    rounds the weights to 1/32 px; fed back through Farnebäck's iterations that alone moved ~9% of the
+    trajectories by more than 1 px against the authors' output.
     """
-    n_planes, height, width = planes.shape
-    x0 = np.floor(fx)
-    y0 = np.floor(fy)
-    ax, ay = fx - x0, fy - y0
-    one = np.float32(1.0)
-    xi = np.clip(x0, 0, max(width - 2, 0)).astype(np.intp)
-    yi = np.clip(y0, 0, max(height - 2, 0)).astype(np.intp)
-    top = yi * width + xi
-    bottom = top + width
-    flat = planes.reshape(n_planes, -1)
-    out = (one - ax) * (one - ay) * flat[:, top]
-    out += ax * (one - ay) * flat[:, top + 1]
-    out += (one - ax) * ay * flat[:, bottom]
-    out += ax * ay * flat[:, bottom + 1]
+    from baselines.video.dt.kernels import update_matrices
+
+    out = np.empty_like(r0)
+    update_matrices(r0, r1, flow[0], flow[1], weights, out)
     return out
-
-
-def _update_matrices(r0: np.ndarray, r1: np.ndarray, flow: tuple[np.ndarray, np.ndarray], weights: np.ndarray,
-                     grid: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
-    """Farnebäck's per-pixel G and h (5 planes) for the current flow estimate.
-
-    r0, r1: the (5, H, W) coefficients of the two frames; r1 is sampled at the displaced positions
-    (OpenCV's ``FarnebackUpdateMatrices``).
-    """
-    height, width = weights.shape
-    dx, dy = flow
-    fx = grid[0] + dx
-    fy = grid[1] + dy
-    w0, w1, w2, w3, w4 = _bilinear(r1, fx, fy)
-    r4 = (r0[2] + w2) * np.float32(0.5)
-    r5 = (r0[3] + w3) * np.float32(0.5)
-    r6 = (r0[4] + w4) * np.float32(0.25)
-    r2, r3 = w0, w1
-    outside = ~((fx >= 0) & (fx < width - 1) & (fy >= 0) & (fy < height - 1))  # floor(f) in [0, size-1)
-    if outside.any():
-        r2[outside] = 0
-        r3[outside] = 0
-        r4[outside] = r0[2][outside]
-        r5[outside] = r0[3][outside]
-        r6[outside] = r0[4][outside] * np.float32(0.5)
-    r2 = ((r0[0] - r2) * np.float32(0.5) + r4 * dy + r6 * dx) * weights
-    r3 = ((r0[1] - r3) * np.float32(0.5) + r6 * dy + r5 * dx) * weights
-    r4 *= weights
-    r5 *= weights
-    r6 *= weights
-    r6sq = r6 * r6
-    return [r4 * r4 + r6sq, (r4 + r5) * r6, r5 * r5 + r6sq, r4 * r2 + r6 * r3, r6 * r2 + r5 * r3]
 
 
 def _blur_kernel(winsize: int) -> np.ndarray:
@@ -213,11 +170,18 @@ def _blur_kernel(winsize: int) -> np.ndarray:
     return (k / k.astype(np.float64).sum()).astype(np.float32)
 
 
-def _solve_flow(m: list[np.ndarray], kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    g11, g12, g22, h1, h2 = (cv2.sepFilter2D(p, cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_REPLICATE)
-                             .astype(np.float64) for p in m)
-    idet = 1.0 / (g11 * g22 - g12 * g12 + 1e-3)
-    return ((g11 * h2 - g12 * h1) * idet).astype(np.float32), ((g22 * h1 - g12 * h2) * idet).astype(np.float32)
+def _solve_flow(m: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Blur the (5, H, W) G and h with the window, solve for the flow per pixel (``kernels.solve_flow``).
+
+    One plane at a time: sepFilter2D on the 5 planes interleaved rounds differently (~1e-7).
+    """
+    from baselines.video.dt.kernels import solve_flow
+
+    blurred = [cv2.sepFilter2D(p, cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_REPLICATE) for p in m]
+    dx = np.empty(m.shape[1:], np.float32)
+    dy = np.empty(m.shape[1:], np.float32)
+    solve_flow(*blurred, dx, dy)
+    return dx, dy
 
 
 def farneback_pyramid_flow(prev_polys: list[np.ndarray], polys: list[np.ndarray], winsize: int = 10,
@@ -240,12 +204,12 @@ def farneback_pyramid_flow(prev_polys: list[np.ndarray], polys: list[np.ndarray]
         else:
             up = cv2.resize(previous, (width, height), interpolation=cv2.INTER_LINEAR) * np.float32(level_step)
             flow = (np.ascontiguousarray(up[..., 0]), np.ascontiguousarray(up[..., 1]))
-        gx, gy, weights = _level_constants(height, width)
-        m = _update_matrices(r0, r1, flow, weights, (gx, gy))
+        weights = _border_weights(height, width)
+        m = _update_matrices(r0, r1, flow, weights)
         for i in range(iterations):
             flow = _solve_flow(m, kernel)
             if i < iterations - 1:
-                m = _update_matrices(r0, r1, flow, weights, (gx, gy))
+                m = _update_matrices(r0, r1, flow, weights)
         if median:
             flow = tuple(cv2.medianBlur(f, median) for f in flow)
         previous = cv2.merge(flow)

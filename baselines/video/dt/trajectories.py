@@ -121,6 +121,8 @@ class _ScaleTracks:
         return len(self.index)
 
     def keep(self, mask: np.ndarray) -> None:
+        if mask.all():
+            return
         self.points, self.index, self.desc = self.points[mask], self.index[mask], self.desc[mask]
         if self.disp is not None:
             self.disp = self.disp[mask]

@@ -1,0 +1,134 @@
+"""Compiled per-pixel loops of the dense-trajectory extractor (numba), bit-identical to the NumPy
+formulation they replace (tests/test_dt_kernels.py compares them on random and real inputs).
+
+Two steps dominated a profile of `bench features dt` and cannot be written as OpenCV calls without
+changing the numbers: Farnebäck's matrix update, which samples the next frame's polynomial
+coefficients bilinearly with exact float32 weights (cv2.remap rounds them to 1/32 px), and the
+two-bin orientation votes of the descriptors. In NumPy both are chains of whole-image gathers and
+scatters; here each pixel is visited once. All arithmetic stays in float32 in the NumPy order (numba
+does not contract a * b + c into a fused multiply-add unless fastmath is on), so the output does not
+change. Compiled code is cached beside this file, so only the first run on a machine compiles.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_HALF = np.float32(0.5)
+_QUARTER = np.float32(0.25)
+_ONE = np.float32(1.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def update_matrices(r0, r1, dx, dy, weights, out):  # pragma: no cover - compiled
+    """Farnebäck's G and h (5 planes into ``out``) for the flow (dx, dy); r0, r1 are (5, H, W).
+
+    r1 is sampled at (x + dx, y + dy) with float32 bilinear weights; where the 2x2 neighbourhood
+    leaves the image, the sample is replaced as OpenCV's ``FarnebackUpdateMatrices`` does.
+    """
+    height, width = weights.shape
+    for y in range(height):
+        for x in range(width):
+            ddx = dx[y, x]
+            ddy = dy[y, x]
+            fx = np.float32(x) + ddx
+            fy = np.float32(y) + ddy
+            if fx >= 0 and fx < width - 1 and fy >= 0 and fy < height - 1:
+                x0 = np.floor(fx)
+                y0 = np.floor(fy)
+                ax = fx - x0
+                ay = fy - y0
+                xi = int(x0)
+                yi = int(y0)
+                w00 = (_ONE - ax) * (_ONE - ay)
+                w01 = ax * (_ONE - ay)
+                w10 = (_ONE - ax) * ay
+                w11 = ax * ay
+                s0 = w00 * r1[0, yi, xi] + w01 * r1[0, yi, xi + 1] + w10 * r1[0, yi + 1, xi] + w11 * r1[0, yi + 1, xi + 1]
+                s1 = w00 * r1[1, yi, xi] + w01 * r1[1, yi, xi + 1] + w10 * r1[1, yi + 1, xi] + w11 * r1[1, yi + 1, xi + 1]
+                s2 = w00 * r1[2, yi, xi] + w01 * r1[2, yi, xi + 1] + w10 * r1[2, yi + 1, xi] + w11 * r1[2, yi + 1, xi + 1]
+                s3 = w00 * r1[3, yi, xi] + w01 * r1[3, yi, xi + 1] + w10 * r1[3, yi + 1, xi] + w11 * r1[3, yi + 1, xi + 1]
+                s4 = w00 * r1[4, yi, xi] + w01 * r1[4, yi, xi + 1] + w10 * r1[4, yi + 1, xi] + w11 * r1[4, yi + 1, xi + 1]
+                r2 = s0
+                r3 = s1
+                r4 = (r0[2, y, x] + s2) * _HALF
+                r5 = (r0[3, y, x] + s3) * _HALF
+                r6 = (r0[4, y, x] + s4) * _QUARTER
+            else:
+                r2 = np.float32(0.0)
+                r3 = np.float32(0.0)
+                r4 = r0[2, y, x]
+                r5 = r0[3, y, x]
+                r6 = r0[4, y, x] * _HALF
+            w = weights[y, x]
+            h2 = ((r0[0, y, x] - r2) * _HALF + r4 * ddy + r6 * ddx) * w
+            h3 = ((r0[1, y, x] - r3) * _HALF + r6 * ddy + r5 * ddx) * w
+            r4 = r4 * w
+            r5 = r5 * w
+            r6 = r6 * w
+            r6sq = r6 * r6
+            out[0, y, x] = r4 * r4 + r6sq
+            out[1, y, x] = (r4 + r5) * r6
+            out[2, y, x] = r5 * r5 + r6sq
+            out[3, y, x] = r4 * h2 + r6 * h3
+            out[4, y, x] = r6 * h2 + r5 * h3
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_votes(m, angle, n_bins, channel, min_flow, row):  # pragma: no cover - compiled
+    """Add one pixel's two-bin magnitude vote to row[channel:]; a HOF vote (min_flow >= 0) with
+    magnitude at most min_flow goes, with weight 1, to an extra last bin."""
+    fbin = angle * np.float32(n_bins / 360.0)
+    floor = np.floor(fbin)
+    m1 = (fbin - floor) * m
+    m0 = m - m1
+    bin0 = min(int(floor), n_bins - 1)   # angles are in [0, 360): this only guards rounding up to 360
+    bin1 = bin0 + 1
+    if bin1 == n_bins:
+        bin1 = 0
+    if min_flow >= 0 and m <= min_flow:
+        row[channel + n_bins] += _ONE
+    else:
+        row[channel + bin1] += m1
+        row[channel + bin0] += m0
+
+
+@numba.njit(cache=True, nogil=True)
+def vote_integral(hog_mag, hog_angle, hof_mag, hof_angle, mbhx_mag, mbhx_angle, mbhy_mag, mbhy_angle,
+                  min_flow, out):  # pragma: no cover - compiled
+    """(H + 1, W + 1, 33) integral images, into ``out``, of the HOG|HOF|MBHx|MBHy orientation votes.
+
+    Each pixel votes its magnitude into the two nearest of 8 bins (HOF: a 9th bin for magnitudes up
+    to min_flow). The sums are float32 and in the C++ order (a running sum along the row, added to
+    the integral above), as cv2.integral computes them: votes and sums in one pass over the pixels.
+    """
+    height, width = hog_mag.shape
+    planes = out.shape[2]
+    row = np.zeros(planes, np.float32)
+    out[0, :, :] = 0
+    for y in range(height):
+        row[:] = 0
+        out[y + 1, 0, :] = 0
+        for x in range(width):
+            _add_votes(hog_mag[y, x], hog_angle[y, x], 8, 0, np.float32(-1.0), row)
+            _add_votes(hof_mag[y, x], hof_angle[y, x], 8, 8, min_flow, row)
+            _add_votes(mbhx_mag[y, x], mbhx_angle[y, x], 8, 17, np.float32(-1.0), row)
+            _add_votes(mbhy_mag[y, x], mbhy_angle[y, x], 8, 25, np.float32(-1.0), row)
+            for c in range(planes):
+                out[y + 1, x + 1, c] = out[y, x + 1, c] + row[c]
+
+
+@numba.njit(cache=True, nogil=True)
+def solve_flow(g11, g12, g22, h1, h2, dx, dy):  # pragma: no cover - compiled
+    """The flow (into dx, dy) that solves the blurred G and h planes, in float64 as OpenCV."""
+    height, width = dx.shape
+    for y in range(height):
+        for x in range(width):
+            a11 = np.float64(g11[y, x])
+            a12 = np.float64(g12[y, x])
+            a22 = np.float64(g22[y, x])
+            b1 = np.float64(h1[y, x])
+            b2 = np.float64(h2[y, x])
+            idet = 1.0 / (a11 * a22 - a12 * a12 + 1e-3)
+            dx[y, x] = np.float32((a11 * b2 - a12 * b1) * idet)
+            dy[y, x] = np.float32((a22 * b1 - a12 * b2) * idet)
