@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from baselines.video.dt import format as dt_format
 from baselines.video.dt.format import _printf_rows, format_rows, read_dt
 from benchmark.cli import main
 from test_dt_encoding import moving_texture, write_avi
@@ -16,7 +17,7 @@ from test_dt_encoding import moving_texture, write_avi
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_vectorised_text_is_byte_for_byte_printf():
+def test_compiled_text_is_byte_for_byte_printf(monkeypatch):
     rng = np.random.default_rng(0)
     n = 400
     rows = np.empty((n, 436), np.float32)
@@ -29,7 +30,11 @@ def test_vectorised_text_is_byte_for_byte_printf():
     rows[20:30, 40:] = 1.0
     rows[30:40, 40:] = 0.0
     rows[40:50, 40:] = rng.integers(0, 256, (10, 396)) / 256   # ties at 7 decimals: half to even
-    assert format_rows(rows) == _printf_rows(rows, 30)
+    rows[50:54, 0] = (-0.0, -0.5, -3.0, 9_999_999)              # %d truncates: "0", "0", "-3"
+    expected = _printf_rows(rows, 30)
+    with monkeypatch.context() as patch:  # these rows must take the compiled formatter, not the fallback
+        patch.setattr(dt_format, "_printf_rows", lambda *a: pytest.fail("fell back to the per-row printf"))
+        assert format_rows(rows) == expected
     odd = rows[:3].copy()
     odd[0, 50] = 1.5        # outside [0, 1]: the per-row printf path
     odd[1, 3] = np.nan

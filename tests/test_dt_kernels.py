@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from baselines.video.dt.descriptors import integral_histograms
+from baselines.video.dt.descriptors import frame_descriptors, integral_histograms
 from baselines.video.dt.kernels import update_matrices
 from baselines.video.dt.optical_flow import _blur_kernel, _border_weights, _solve_flow, poly_expansion
 
@@ -131,3 +131,33 @@ def test_solve_flow_equals_per_plane_blur_and_numpy_float64_solve(seed):
     dx, dy = _solve_flow(m, kernel)
     np.testing.assert_array_equal(dx, ((g11 * h2 - g12 * h1) * idet).astype(np.float32))
     np.testing.assert_array_equal(dy, ((g22 * h1 - g12 * h2) * idet).astype(np.float32))
+
+
+def _numpy_frame_descriptors(integral, points, patch=32, k=2, epsilon=0.05):
+    rows, cols, n_planes = integral.shape
+    n, c, half = len(points), patch // k, patch // 2
+    rx = np.clip(np.rint(points[:, 0]).astype(np.intp) - half, 0, cols - 1 - patch)
+    ry = np.clip(np.rint(points[:, 1]).astype(np.intp) - half, 0, rows - 1 - patch)
+    offsets = np.arange(k + 1) * c
+    corner = (ry[:, None, None] + offsets[None, None, :]) * cols + rx[:, None, None] + offsets[None, :, None]
+    v = np.take(integral.reshape(-1, n_planes), corner, axis=0)
+    cells = (v[:, 1:, 1:] + v[:, :-1, :-1] - v[:, :-1, 1:] - v[:, 1:, :-1]).reshape(n, k * k, n_planes)
+    np.maximum(cells, 0, out=cells)
+    cells += np.float32(epsilon)
+    bins = [8, 9, 8, 8]
+    totals = np.add.reduceat(cells.sum(axis=1), np.cumsum([0, *bins])[:-1], axis=1)
+    cells /= totals[:, None, np.repeat(np.arange(4), bins)]
+    np.sqrt(cells, out=cells)
+    order = [cell * n_planes + start + b for start, n_bins in zip(np.cumsum([0, *bins]), bins)
+             for cell in range(k * k) for b in range(n_bins)]
+    return cells.reshape(n, -1)[:, order]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_block_descriptor_kernel_equals_the_numpy_formulation(seed):
+    grey, _ = _frames(seed, 71, 97)
+    rng = np.random.default_rng(seed + 30)
+    flow = (rng.standard_normal((*grey.shape, 2)) * 2).astype(np.float32)
+    integral = integral_histograms(grey.astype(np.uint8), flow)
+    points = rng.uniform(-5, 105, (300, 2)).astype(np.float32)   # some patches clamped at the borders
+    np.testing.assert_array_equal(frame_descriptors(integral, points), _numpy_frame_descriptors(integral, points))

@@ -9,7 +9,6 @@ bin, L1 over the 2x2 block, square root); the 15 frames are averaged in 3 tempor
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import cv2
@@ -71,37 +70,19 @@ def frame_descriptors(integral: np.ndarray, points: np.ndarray, grid: Descriptor
     points are (n, 2) float32 (x, y) in the pixels of the frame; the patch is clamped into the image
     as the C++ ``GetRect`` does; cells are ordered x-major, then y, then bins (``GetDesc``).
     """
-    rows, cols, n_planes = integral.shape
+    from baselines.video.dt.kernels import block_descriptors
+
+    rows, cols, _ = integral.shape
     height, width = rows - 1, cols - 1
-    n, k = len(points), grid.nxy_cells
-    half, size, c = grid.patch_size // 2, grid.patch_size, grid.cell
+    half, size = grid.patch_size // 2, grid.patch_size
     rx = np.clip(np.rint(points[:, 0]).astype(np.intp) - half, 0, width - size)
     ry = np.clip(np.rint(points[:, 1]).astype(np.intp) - half, 0, height - size)
-    offsets = np.arange(k + 1) * c
-    corner = (ry[:, None, None] + offsets[None, None, :]) * cols + rx[:, None, None] + offsets[None, :, None]
-    v = np.take(integral.reshape(-1, n_planes), corner, axis=0)         # (n, x corner, y corner, 33)
-    # bottom_right + top_left - bottom_left - top_right, in the C++ order
-    cells = v[:, 1:, 1:] + v[:, :-1, :-1] - v[:, :-1, 1:] - v[:, 1:, :-1]  # (n, x, y, 33)
-    cells = cells.reshape(n, k * k, n_planes)
-    np.maximum(cells, 0, out=cells)
-    cells += np.float32(grid.epsilon)
-    starts = np.cumsum([0, *BINS.values()])[:-1]
-    totals = np.add.reduceat(cells.sum(axis=1), starts, axis=1)         # (n, 4 descriptors)
-    cells /= totals[:, None, np.repeat(np.arange(len(BINS)), list(BINS.values()))]
-    np.sqrt(cells, out=cells)
-    return cells.reshape(n, -1)[:, _output_order(k * k)]
+    out = np.empty((len(points), grid.nxy_cells ** 2 * N_VOTES), np.float32)
+    block_descriptors(integral, rx, ry, grid.cell, grid.nxy_cells, np.float32(grid.epsilon), _BOUNDS, out)
+    return out
 
 
-@functools.lru_cache(maxsize=4)
-def _output_order(n_cells: int) -> np.ndarray:
-    """Column permutation from (cell, 33 planes) to HOG|HOF|MBHx|MBHy, each (cell, bins)."""
-    order = []
-    start = 0
-    for n_bins in BINS.values():
-        for cell in range(n_cells):
-            order.extend(cell * N_VOTES + start + np.arange(n_bins))
-        start += n_bins
-    return np.array(order)
+_BOUNDS = np.cumsum([0, *BINS.values()])  # first plane of each descriptor in the vote image, then the end
 
 
 def trajectory_statistics(points: np.ndarray, min_var: float, max_var: float, max_dis: float):

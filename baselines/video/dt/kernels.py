@@ -1,5 +1,6 @@
 """Compiled per-pixel loops of the dense-trajectory extractor (numba), bit-identical to the NumPy
-formulation they replace (tests/test_dt_kernels.py compares them on random and real inputs).
+formulation they replace (tests/test_dt_kernels.py compares them on random inputs and real frames),
+and its text output, byte-identical to printf (tests/test_dt_cli.py).
 
 Two steps dominated a profile of `bench features dt` and cannot be written as OpenCV calls without
 changing the numbers: Farnebäck's matrix update, which samples the next frame's polynomial
@@ -10,6 +11,8 @@ does not contract a * b + c into a fused multiply-add unless fastmath is on), so
 change. Compiled code is cached beside this file, so only the first run on a machine compiles.
 """
 from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
@@ -132,3 +135,123 @@ def solve_flow(g11, g12, g22, h1, h2, dx, dy):  # pragma: no cover - compiled
             idet = 1.0 / (a11 * a22 - a12 * a12 + 1e-3)
             dx[y, x] = np.float32((a11 * b2 - a12 * b1) * idet)
             dy[y, x] = np.float32((a22 * b1 - a12 * b2) * idet)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _numpy_sum(values, start, stop):  # pragma: no cover - compiled
+    """values[start:stop].sum() in NumPy's order: the first value plus the pairwise sum of the rest
+    (below 8 values one by one from 0, else 8 partial sums combined as a tree, then the remainder)."""
+    rest = stop - start - 1
+    if rest < 8:
+        total = np.float32(0.0)
+        for j in range(start + 1, stop):
+            total += values[j]
+    else:
+        a = start + 1
+        total = (((values[a] + values[a + 1]) + (values[a + 2] + values[a + 3]))
+                 + ((values[a + 4] + values[a + 5]) + (values[a + 6] + values[a + 7])))
+        for j in range(a + 8, stop):
+            total += values[j]
+    return values[start] + total
+
+
+@numba.njit(cache=True, nogil=True)
+def block_descriptors(integral, rx, ry, cell, n_cells, epsilon, bounds, out):  # pragma: no cover - compiled
+    """Per point, the normalised HOG|HOF|MBHx|MBHy descriptors of its n_cells x n_cells block into ``out``.
+
+    integral: (H + 1, W + 1, planes) from ``vote_integral``; (rx, ry): the blocks' top-left corners;
+    bounds: the first plane of each descriptor and the end. A cell's sum is four lookups (bottom right
+    + top left - bottom left - top right, as the C++), clamped at 0, plus epsilon; each descriptor is
+    divided by its sum over the block (L1) and square-rooted. Output order: descriptor, then cell
+    (x-major), then bin. All float32, summed in the order of the NumPy formulation.
+    """
+    planes = integral.shape[2]
+    block = n_cells * n_cells
+    cells = np.empty((block, planes), np.float32)
+    sums = np.empty(planes, np.float32)
+    for i in range(len(rx)):
+        for cx in range(n_cells):
+            x0 = rx[i] + cx * cell
+            x1 = x0 + cell
+            for cy in range(n_cells):
+                y0 = ry[i] + cy * cell
+                y1 = y0 + cell
+                c = cx * n_cells + cy
+                for p in range(planes):
+                    v = integral[y1, x1, p] + integral[y0, x0, p] - integral[y1, x0, p] - integral[y0, x1, p]
+                    cells[c, p] = max(v, np.float32(0.0)) + epsilon
+        for p in range(planes):
+            total = cells[0, p]
+            for c in range(1, block):
+                total += cells[c, p]
+            sums[p] = total
+        k = 0
+        for d in range(len(bounds) - 1):
+            norm = _numpy_sum(sums, bounds[d], bounds[d + 1])
+            for c in range(block):
+                for p in range(bounds[d], bounds[d + 1]):
+                    out[i, k] = np.sqrt(cells[c, p] / norm)
+                    k += 1
+
+
+_TAB, _NEWLINE, _MINUS, _POINT, _ZERO = 9, 10, 45, 46, 48
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _write_digits(value, n_digits, out, pos):  # pragma: no cover - compiled
+    """``value``'s last n_digits decimal digits, zero-padded, at out[pos:]; returns the next position."""
+    for k in range(n_digits - 1, -1, -1):
+        out[pos + k] = _ZERO + value % 10
+        value //= 10
+    return pos + n_digits
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _n_digits(value):  # pragma: no cover - compiled
+    n = 1
+    while value >= 10:
+        value //= 10
+        n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def format_dt_text(batch, n_fixed, out):  # pragma: no cover - compiled
+    """DenseTrack's text for float32 rows into the uint8 buffer ``out``; returns the bytes written.
+
+    Column 0 as ``%d``, columns 1..n_fixed-1 as ``%f``, the rest as ``%.7f``, each followed by a tab,
+    each row by a newline. The caller guarantees finite ``%f`` values below 10**8 in magnitude and
+    ``%.7f`` values in [0, 1] (not -0.0). Exact: a float32 times 10**6 or 10**7 is exact in float64,
+    and np.rint rounds half to even, as printf rounds the exact binary value.
+    """
+    pos = 0
+    n_rows, n_columns = batch.shape
+    for i in range(n_rows):
+        for j in range(n_columns):
+            v = np.float64(batch[i, j])
+            if j == 0:                                   # %d of the value truncated toward zero
+                whole = np.int64(abs(v))
+                if v < 0 and whole != 0:
+                    out[pos] = _MINUS
+                    pos += 1
+                pos = _write_digits(whole, _n_digits(whole), out, pos)
+            elif j < n_fixed:                            # %f: a sign whenever the sign bit is set
+                if math.copysign(1.0, v) < 0:
+                    out[pos] = _MINUS
+                    pos += 1
+                q = np.int64(np.rint(abs(v) * 1e6))
+                whole = q // 1_000_000
+                pos = _write_digits(whole, _n_digits(whole), out, pos)
+                out[pos] = _POINT
+                pos = _write_digits(q - whole * 1_000_000, 6, out, pos + 1)
+            else:                                        # %.7f of a value in [0, 1]
+                q = np.int64(np.rint(v * 1e7))
+                whole = q // 10_000_000
+                out[pos] = _ZERO + whole
+                out[pos + 1] = _POINT
+                pos = _write_digits(q - whole * 10_000_000, 7, out, pos + 2)
+            out[pos] = _TAB
+            pos += 1
+        out[pos] = _NEWLINE
+        pos += 1
+    return pos
