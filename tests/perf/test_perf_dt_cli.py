@@ -100,17 +100,21 @@ def test_help_start_up_against_importing_numpy():
 
 
 def test_text_output_rows_per_second(shared_data, tmp):
-    from baselines.video.dt.format import format_rows
+    """Rows written per CPU second to a file in the authors' text format (formatting and the writes)."""
+    from baselines.video.dt.format import format_rows, write_dt
 
     _, out = _extraction(shared_data, tmp, "bowling", "farneback")
     rows = np.load(out)
+    write_dt(rows[:2], tmp / "warm-up.txt")  # the compiled formatter's one-off load from its cache
     runs = []
     for _ in range(ROUNDS):
         start = time.process_time()
-        text = format_rows(rows)
+        write_dt(rows, tmp / "bowling.txt")
         runs.append(time.process_time() - start)
+    size = (tmp / "bowling.txt").stat().st_size
+    assert (tmp / "bowling.txt").read_bytes()[:100_000] == format_rows(rows[:30])[:100_000]
     rate = len(rows) / statistics.median(runs)
-    print(f"\nFIGURE text output: {rate:,.0f} rows/s ({len(rows)} rows, {len(text) / 1e6:.0f} MB; goal >= 200,000)")
+    print(f"\nFIGURE text output: {rate:,.0f} rows/s written ({len(rows)} rows, {size / 1e6:.0f} MB; goal >= 200,000)")
     assert rate >= 200_000
 
 

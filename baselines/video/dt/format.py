@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Iterable, Iterator
 
 import numpy as np
 
@@ -22,31 +22,40 @@ def _row_format(n_columns: int, n_traj: int) -> str:
 
 
 def _printf_rows(batch: np.ndarray, n_traj: int) -> bytes:
-    """The reference formatting, one ``%`` per row (slow; for values the vectorised path does not cover)."""
+    """The reference formatting, one ``%`` per row (slow; for values the compiled path does not cover)."""
     fmt = _row_format(batch.shape[1], n_traj)
     return "".join(fmt % (int(row[0]), *row[1:]) for row in batch.astype(np.float64)).encode("ascii")
 
 
 _FIXED_FIELD = 1 + 8 + 1 + 6 + 1  # sign, up to 8 integer digits, point, 6 decimals, tab
 _UNIT_FIELD = 1 + 1 + 7 + 1      # digit, point, 7 decimals, tab
+_CHUNK_ROWS = 1024               # rows formatted per call: a buffer of ~4 MB, reused
+
+
+def _text_chunks(batch: np.ndarray, n_traj: int) -> Iterator[bytes | memoryview]:
+    """The text of (n, C) rows in consecutive pieces; a memoryview piece is valid until the next one.
+
+    float32 rows take the compiled formatter, a chunk of rows at a time; a chunk with a value it does
+    not cover (see ``format_dt_text``; the extractor writes none) and other dtypes take the per-row printf.
+    """
+    n_fixed = N_HEADER + n_traj
+    if batch.dtype != np.float32:
+        yield _printf_rows(batch, n_traj)
+        return
+    from baselines.video.dt.kernels import format_dt_text
+
+    batch = np.ascontiguousarray(batch)
+    row_bytes = n_fixed * _FIXED_FIELD + (batch.shape[1] - n_fixed) * _UNIT_FIELD + 1
+    buffer = np.empty(min(len(batch), _CHUNK_ROWS) * row_bytes, np.uint8)
+    for start in range(0, len(batch), _CHUNK_ROWS):
+        chunk = batch[start:start + _CHUNK_ROWS]
+        n_bytes = format_dt_text(chunk, n_fixed, buffer)
+        yield memoryview(buffer)[:n_bytes] if n_bytes >= 0 else _printf_rows(chunk, n_traj)
 
 
 def format_rows(batch: np.ndarray, n_traj: int = 30) -> bytes:
-    """The text of (n, C) rows, byte for byte what the C++ ``printf`` calls print (see the module doc).
-
-    float32 rows whose header and trajectory are finite and below 10**8 and whose descriptors are in
-    [0, 1] (all rows the extractor writes) take the compiled formatter; anything else the per-row printf.
-    """
-    batch = np.asarray(batch)
-    n_fixed = N_HEADER + n_traj
-    fixed, unit = batch[:, :n_fixed], batch[:, n_fixed:]
-    if (batch.dtype != np.float32 or not np.isfinite(fixed).all() or np.abs(fixed).max(initial=0) >= 1e8 - 1
-            or not (np.all(unit >= 0) and np.all(unit <= 1)) or np.signbit(unit).any()):
-        return _printf_rows(batch, n_traj)
-    from baselines.video.dt.kernels import format_dt_text
-
-    out = np.empty(len(batch) * (n_fixed * _FIXED_FIELD + unit.shape[1] * _UNIT_FIELD + 1), np.uint8)
-    return out[:format_dt_text(np.ascontiguousarray(batch), n_fixed, out)].tobytes()
+    """The text of (n, C) rows, byte for byte what the C++ ``printf`` calls print (see the module doc)."""
+    return b"".join(bytes(piece) for piece in _text_chunks(np.asarray(batch), n_traj))
 
 
 def write_dt(rows: np.ndarray | Iterable[np.ndarray], out: IO | str | Path, n_traj: int = 30) -> int:
@@ -63,8 +72,8 @@ def write_dt(rows: np.ndarray | Iterable[np.ndarray], out: IO | str | Path, n_tr
     for batch in batches:
         if batch.size == 0:
             continue
-        data = format_rows(batch, n_traj)
-        out.write(data.decode("ascii") if text_mode else data)
+        for piece in _text_chunks(np.asarray(batch), n_traj):
+            out.write(bytes(piece).decode("ascii") if text_mode else piece)
         written += len(batch)
     return written
 

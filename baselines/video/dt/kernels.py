@@ -197,13 +197,30 @@ def block_descriptors(integral, rx, ry, cell, n_cells, epsilon, bounds, out):  #
 _TAB, _NEWLINE, _MINUS, _POINT, _ZERO = 9, 10, 45, 46, 48
 
 
+# "00".."99": two digits per division by 100 (half the divisions of one digit at a time)
+_DIGIT_PAIRS = np.frombuffer("".join(f"{i:02d}" for i in range(100)).encode("ascii"), np.uint8).reshape(100, 2)
+
+
+# a %.7f field of q / 10**7 in [0, 1] is _UNIT_HEAD[q // 10**4] ("d.ddd") + _FOUR_DIGITS[q % 10**4]
+_FOUR_DIGITS = np.frombuffer("".join(f"{i:04d}" for i in range(10_000)).encode("ascii"), np.uint8).reshape(-1, 4)
+_UNIT_HEAD = np.frombuffer("".join(f"{i // 1000}.{i % 1000:03d}" for i in range(1001)).encode("ascii"),
+                           np.uint8).reshape(-1, 5)
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _write_digits(value, n_digits, out, pos):  # pragma: no cover - compiled
     """``value``'s last n_digits decimal digits, zero-padded, at out[pos:]; returns the next position."""
-    for k in range(n_digits - 1, -1, -1):
-        out[pos + k] = _ZERO + value % 10
-        value //= 10
-    return pos + n_digits
+    end = pos + n_digits
+    k = end
+    while k - pos >= 2:
+        pair = value % 100
+        value //= 100
+        k -= 2
+        out[k] = _DIGIT_PAIRS[pair, 0]
+        out[k + 1] = _DIGIT_PAIRS[pair, 1]
+    if k > pos:
+        out[pos] = _ZERO + value % 10
+    return end
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -220,15 +237,21 @@ def format_dt_text(batch, n_fixed, out):  # pragma: no cover - compiled
     """DenseTrack's text for float32 rows into the uint8 buffer ``out``; returns the bytes written.
 
     Column 0 as ``%d``, columns 1..n_fixed-1 as ``%f``, the rest as ``%.7f``, each followed by a tab,
-    each row by a newline. The caller guarantees finite ``%f`` values below 10**8 in magnitude and
-    ``%.7f`` values in [0, 1] (not -0.0). Exact: a float32 times 10**6 or 10**7 is exact in float64,
-    and np.rint rounds half to even, as printf rounds the exact binary value.
+    each row by a newline. Exact: a float32 times 10**6 or 10**7 is exact in float64, and np.rint
+    rounds half to even, as printf rounds the exact binary value. Returns -1 (and the caller uses
+    printf) when a value is outside what this covers: ``%d``/``%f`` values must be finite and below
+    10**8 - 1 in magnitude, ``%.7f`` values in [0, 1] and not -0.0.
     """
     pos = 0
     n_rows, n_columns = batch.shape
     for i in range(n_rows):
         for j in range(n_columns):
             v = np.float64(batch[i, j])
+            if j < n_fixed:
+                if not abs(v) < 1e8 - 1:                 # also NaN and infinities
+                    return -1
+            elif not (v >= 0 and v <= 1) or math.copysign(1.0, v) < 0:
+                return -1
             if j == 0:                                   # %d of the value truncated toward zero
                 whole = np.int64(abs(v))
                 if v < 0 and whole != 0:
@@ -246,10 +269,13 @@ def format_dt_text(batch, n_fixed, out):  # pragma: no cover - compiled
                 pos = _write_digits(q - whole * 1_000_000, 6, out, pos + 1)
             else:                                        # %.7f of a value in [0, 1]
                 q = np.int64(np.rint(v * 1e7))
-                whole = q // 10_000_000
-                out[pos] = _ZERO + whole
-                out[pos + 1] = _POINT
-                pos = _write_digits(q - whole * 10_000_000, 7, out, pos + 2)
+                head = q // 10_000
+                tail = q - head * 10_000
+                for k in range(5):
+                    out[pos + k] = _UNIT_HEAD[head, k]
+                for k in range(4):
+                    out[pos + 5 + k] = _FOUR_DIGITS[tail, k]
+                pos += 9
             out[pos] = _TAB
             pos += 1
         out[pos] = _NEWLINE
