@@ -3,7 +3,7 @@
 Per frame and pyramid scale, every pixel votes its gradient (HOG), flow (HOF) or flow-gradient
 (MBH) magnitude into the two nearest of 8 orientation bins over 360° (HOF adds a 9th bin for
 |flow| <= 0.4, weight 1); the votes are summed over 16x16 cells with float32 integral images per
-bin, as the C++ code does (``cv2.integral``; a cell is four lookups).
+bin, as the C++ code does (a cell is four lookups; the per-pixel loops are in ``kernels``).
 A track's per-frame descriptor is its 2x2 cells around the point (v1.2 normalisation: + 0.05 per
 bin, L1 over the 2x2 block, square root); the 15 frames are averaged in 3 temporal cells of 5.
 """
@@ -58,10 +58,13 @@ def integral_histograms(prev_grey: np.ndarray, flow: np.ndarray, grid: Descripto
 
     # interleaved (H + 1, W + 1, 33): a corner lookup in frame_descriptors then reads 33 adjacent floats
     integral = np.empty((height + 1, width + 1, N_VOTES), np.float32)
-    # float32 threshold: the NumPy version compared float32 magnitudes with min_flow in float32 (NEP 50)
+    # min_flow in float32: the magnitudes are float32 and are compared in float32, as before the kernel
     vote_integral(*polar(*gradient(prev_grey)), *polar(fx, fy), *polar(*gradient(fx)), *polar(*gradient(fy)),
                   np.float32(grid.min_flow), integral)
     return integral
+
+
+_BOUNDS = np.cumsum([0, *BINS.values()])  # first plane of each descriptor in the vote image, then the end
 
 
 def frame_descriptors(integral: np.ndarray, points: np.ndarray, grid: DescriptorGrid = DescriptorGrid()) -> np.ndarray:
@@ -80,9 +83,6 @@ def frame_descriptors(integral: np.ndarray, points: np.ndarray, grid: Descriptor
     out = np.empty((len(points), grid.nxy_cells ** 2 * N_VOTES), np.float32)
     block_descriptors(integral, rx, ry, grid.cell, grid.nxy_cells, np.float32(grid.epsilon), _BOUNDS, out)
     return out
-
-
-_BOUNDS = np.cumsum([0, *BINS.values()])  # first plane of each descriptor in the vote image, then the end
 
 
 def trajectory_statistics(points: np.ndarray, min_var: float, max_var: float, max_dis: float):

@@ -1,14 +1,14 @@
-"""Compiled per-pixel loops of the dense-trajectory extractor (numba), bit-identical to the NumPy
-formulation they replace (tests/test_dt_kernels.py compares them on random inputs and real frames),
-and its text output, byte-identical to printf (tests/test_dt_cli.py).
+"""Compiled loops of the dense-trajectory extractor (numba): bit-identical to the NumPy formulation
+they replaced (tests/test_dt_kernels.py keeps it as the oracle) and, for the text output,
+byte-identical to printf (tests/test_dt_cli.py).
 
-Two steps dominated a profile of `bench features dt` and cannot be written as OpenCV calls without
-changing the numbers: Farnebäck's matrix update, which samples the next frame's polynomial
-coefficients bilinearly with exact float32 weights (cv2.remap rounds them to 1/32 px), and the
-two-bin orientation votes of the descriptors. In NumPy both are chains of whole-image gathers and
-scatters; here each pixel is visited once. All arithmetic stays in float32 in the NumPy order (numba
-does not contract a * b + c into a fused multiply-add unless fastmath is on), so the output does not
-change. Compiled code is cached beside this file, so only the first run on a machine compiles.
+A profile of `bench features dt` was dominated by steps that OpenCV cannot do without changing the
+numbers: Farnebäck's matrix update, which samples the next frame's polynomial coefficients with
+exact float32 bilinear weights (cv2.remap rounds them to 1/32 px); the two-bin orientation votes
+and their integral images; the block descriptors; and the text formatting. In NumPy these were
+chains of whole-image gathers, scatters and temporaries; here each pixel or value is visited once.
+Arithmetic is float32 in the NumPy order (numba contracts nothing into fused multiply-adds unless
+fastmath is on). Compiled code is cached beside this file: only the first run on a machine compiles.
 """
 from __future__ import annotations
 
