@@ -191,26 +191,32 @@ class _FlowEngine:
         return [dis.calc(a, b, None) for dis, a, b in zip(self.dis, prev_state, state)]
 
 
-def camera_homography(prev_grey: np.ndarray, grey: np.ndarray, flow: np.ndarray, orb) -> np.ndarray:
-    """iDT camera motion: RANSAC homography (prev -> current) from ORB matches and flow-carried corners."""
+def camera_homography(prev_grey: np.ndarray, flow: np.ndarray, prev_features, features) -> np.ndarray:
+    """iDT camera motion: RANSAC homography (prev -> current) from ORB matches and flow-carried corners.
+
+    prev_features, features: ``orb.detectAndCompute`` of the previous and the current frame (a frame's
+    features serve twice, as current and then as previous, so each frame is described once).
+    """
     height, width = prev_grey.shape
-    src, dst = [], []
-    kp0, d0 = orb.detectAndCompute(prev_grey, None)
-    kp1, d1 = orb.detectAndCompute(grey, None)
+    src, dst = [np.zeros((0, 2), np.float32)], [np.zeros((0, 2), np.float32)]
+    (kp0, d0), (kp1, d1) = prev_features, features
     if d0 is not None and d1 is not None:
         matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(d0, d1)
-        src += [kp0[m.queryIdx].pt for m in matches]
-        dst += [kp1[m.trainIdx].pt for m in matches]
+        query = np.array([m.queryIdx for m in matches], np.intp)
+        train = np.array([m.trainIdx for m in matches], np.intp)
+        src.append(cv2.KeyPoint_convert(kp0).reshape(-1, 2)[query])
+        dst.append(cv2.KeyPoint_convert(kp1).reshape(-1, 2)[train])
     corners = cv2.goodFeaturesToTrack(prev_grey, 1000, 0.001, 3)
     if corners is not None:
         c = corners.reshape(-1, 2)
         xi = np.clip(np.rint(c[:, 0]).astype(np.intp), 0, width - 1)
         yi = np.clip(np.rint(c[:, 1]).astype(np.intp), 0, height - 1)
-        src += list(map(tuple, c))
-        dst += list(map(tuple, c + flow[yi, xi]))
+        src.append(c)
+        dst.append(c + flow[yi, xi])
+    src, dst = np.concatenate(src), np.concatenate(dst)
     homography = np.eye(3)
     if len(src) > 50:
-        h, mask = cv2.findHomography(np.float32(src), np.float32(dst), cv2.RANSAC, 1.0)
+        h, mask = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
         if h is not None and int(mask.sum()) > 25:
             homography = h
     return homography
@@ -259,6 +265,7 @@ def iter_dense_trajectories(frames: Iterable[np.ndarray], params: DTParams = DTP
     scales, sizes = pyramid_geometry(width, height, params)
     engine = _FlowEngine(params.flow, scales, sizes)
     orb = cv2.ORB_create(1000) if params.idt else None
+    prev_features = orb.detectAndCompute(grey, None) if params.idt else None
 
     def pyramid(image: np.ndarray) -> list[np.ndarray]:
         levels = [image]
@@ -282,7 +289,9 @@ def iter_dense_trajectories(frames: Iterable[np.ndarray], params: DTParams = DTP
             flow_pyr = _resized_flows(np.asarray(next(flow_iter), np.float32), sizes, scales)
         motion_pyr = flow_pyr
         if params.idt:
-            homography = camera_homography(prev_grey, grey, flow_pyr[0], orb)
+            features = orb.detectAndCompute(grey, None)
+            homography = camera_homography(prev_grey, flow_pyr[0], prev_features, features)
+            prev_features = features
             warped = warp_to_previous(prev_grey, grey, homography)
             warped_pyr = pyramid(warped)
             motion_pyr = engine.flows(prev_state, engine.prepare(warped, warped_pyr))
