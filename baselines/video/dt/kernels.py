@@ -140,7 +140,8 @@ def solve_flow(g11, g12, g22, h1, h2, dx, dy):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True, inline="always")
 def _numpy_sum(values, start, stop):  # pragma: no cover - compiled
     """values[start:stop].sum() in NumPy's order: the first value plus the pairwise sum of the rest
-    (below 8 values one by one from 0, else 8 partial sums combined as a tree, then the remainder)."""
+    (below 8 values one by one from 0, else 8 partial sums combined as a tree, then the remainder).
+    Exact for fewer than 16 values after the first; the descriptors sum 7 or 8."""
     rest = stop - start - 1
     if rest < 8:
         total = np.float32(0.0)
