@@ -33,6 +33,7 @@ class DescriptorGrid:
 # orientation bins per channel in the per-pixel vote image, in output order
 BINS = {"hog": 8, "hof": 9, "mbhx": 8, "mbhy": 8}
 N_VOTES = sum(BINS.values())
+_BOUNDS = np.cumsum([0, *BINS.values()])  # first plane of each descriptor in the vote image, then the end
 
 
 def integral_histograms(prev_grey: np.ndarray, flow: np.ndarray, grid: DescriptorGrid = DescriptorGrid(),
@@ -60,11 +61,8 @@ def integral_histograms(prev_grey: np.ndarray, flow: np.ndarray, grid: Descripto
     integral = np.empty((height + 1, width + 1, N_VOTES), np.float32)
     # min_flow in float32: the magnitudes are float32 and are compared in float32, as before the kernel
     vote_integral(*polar(*gradient(prev_grey)), *polar(fx, fy), *polar(*gradient(fx)), *polar(*gradient(fy)),
-                  np.float32(grid.min_flow), integral)
+                  _BOUNDS, np.float32(grid.min_flow), integral)
     return integral
-
-
-_BOUNDS = np.cumsum([0, *BINS.values()])  # first plane of each descriptor in the vote image, then the end
 
 
 def frame_descriptors(integral: np.ndarray, points: np.ndarray, grid: DescriptorGrid = DescriptorGrid()) -> np.ndarray:

@@ -22,6 +22,12 @@ _QUARTER = np.float32(0.25)
 _ONE = np.float32(1.0)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bilinear(plane, yi, xi, w00, w01, w10, w11):  # pragma: no cover - compiled
+    """plane's 2x2 neighbourhood at (yi, xi) weighted, summed in OpenCV's (and the NumPy version's) order."""
+    return w00 * plane[yi, xi] + w01 * plane[yi, xi + 1] + w10 * plane[yi + 1, xi] + w11 * plane[yi + 1, xi + 1]
+
+
 @numba.njit(cache=True, nogil=True)
 def update_matrices(r0, r1, dx, dy, weights, out):  # pragma: no cover - compiled
     """Farnebäck's G and h (5 planes into ``out``) for the flow (dx, dy); r0, r1 are (5, H, W).
@@ -47,11 +53,11 @@ def update_matrices(r0, r1, dx, dy, weights, out):  # pragma: no cover - compile
                 w01 = ax * (_ONE - ay)
                 w10 = (_ONE - ax) * ay
                 w11 = ax * ay
-                s0 = w00 * r1[0, yi, xi] + w01 * r1[0, yi, xi + 1] + w10 * r1[0, yi + 1, xi] + w11 * r1[0, yi + 1, xi + 1]
-                s1 = w00 * r1[1, yi, xi] + w01 * r1[1, yi, xi + 1] + w10 * r1[1, yi + 1, xi] + w11 * r1[1, yi + 1, xi + 1]
-                s2 = w00 * r1[2, yi, xi] + w01 * r1[2, yi, xi + 1] + w10 * r1[2, yi + 1, xi] + w11 * r1[2, yi + 1, xi + 1]
-                s3 = w00 * r1[3, yi, xi] + w01 * r1[3, yi, xi + 1] + w10 * r1[3, yi + 1, xi] + w11 * r1[3, yi + 1, xi + 1]
-                s4 = w00 * r1[4, yi, xi] + w01 * r1[4, yi, xi + 1] + w10 * r1[4, yi + 1, xi] + w11 * r1[4, yi + 1, xi + 1]
+                s0 = _bilinear(r1[0], yi, xi, w00, w01, w10, w11)
+                s1 = _bilinear(r1[1], yi, xi, w00, w01, w10, w11)
+                s2 = _bilinear(r1[2], yi, xi, w00, w01, w10, w11)
+                s3 = _bilinear(r1[3], yi, xi, w00, w01, w10, w11)
+                s4 = _bilinear(r1[4], yi, xi, w00, w01, w10, w11)
                 r2 = s0
                 r3 = s1
                 r4 = (r0[2, y, x] + s2) * _HALF
@@ -98,12 +104,12 @@ def _add_votes(m, angle, n_bins, channel, min_flow, row):  # pragma: no cover - 
 
 @numba.njit(cache=True, nogil=True)
 def vote_integral(hog_mag, hog_angle, hof_mag, hof_angle, mbhx_mag, mbhx_angle, mbhy_mag, mbhy_angle,
-                  min_flow, out):  # pragma: no cover - compiled
+                  bounds, min_flow, out):  # pragma: no cover - compiled
     """(H + 1, W + 1, 33) integral images, into ``out``, of the HOG|HOF|MBHx|MBHy orientation votes.
 
     Each pixel votes its magnitude into the two nearest of 8 bins (HOF: a 9th bin for magnitudes up
-    to min_flow). The sums are float32 and in the C++ order (a running sum along the row, added to
-    the integral above), as cv2.integral computes them: votes and sums in one pass over the pixels.
+    to min_flow); bounds: each descriptor's first plane. The sums are float32 and in the C++ order (a
+    running sum along the row, added to the integral above): votes and sums in one pass over the pixels.
     """
     height, width = hog_mag.shape
     planes = out.shape[2]
@@ -113,10 +119,10 @@ def vote_integral(hog_mag, hog_angle, hof_mag, hof_angle, mbhx_mag, mbhx_angle, 
         row[:] = 0
         out[y + 1, 0, :] = 0
         for x in range(width):
-            _add_votes(hog_mag[y, x], hog_angle[y, x], 8, 0, np.float32(-1.0), row)
-            _add_votes(hof_mag[y, x], hof_angle[y, x], 8, 8, min_flow, row)
-            _add_votes(mbhx_mag[y, x], mbhx_angle[y, x], 8, 17, np.float32(-1.0), row)
-            _add_votes(mbhy_mag[y, x], mbhy_angle[y, x], 8, 25, np.float32(-1.0), row)
+            _add_votes(hog_mag[y, x], hog_angle[y, x], 8, bounds[0], np.float32(-1.0), row)
+            _add_votes(hof_mag[y, x], hof_angle[y, x], 8, bounds[1], min_flow, row)
+            _add_votes(mbhx_mag[y, x], mbhx_angle[y, x], 8, bounds[2], np.float32(-1.0), row)
+            _add_votes(mbhy_mag[y, x], mbhy_angle[y, x], 8, bounds[3], np.float32(-1.0), row)
             for c in range(planes):
                 out[y + 1, x + 1, c] = out[y, x + 1, c] + row[c]
 
