@@ -148,3 +148,53 @@ def test_block_descriptor_kernel_equals_the_numpy_formulation(seed):
     integral = integral_histograms(grey.astype(np.uint8), flow)
     points = rng.uniform(-5, 105, (300, 2)).astype(np.float32)   # some patches clamped at the borders
     np.testing.assert_array_equal(frame_descriptors(integral, points), _numpy_frame_descriptors(integral, points))
+
+
+def _opencv_windowed_match(xy, desc, prev_xy, prev_desc, window):
+    """The authors' iDT matching in OpenCV: BFMatcher.match under windowedMatchingMask (|dx|, |dy| < window)."""
+    mask = (np.abs(xy[:, None, 0] - prev_xy[None, :, 0]) < window) & \
+        (np.abs(xy[:, None, 1] - prev_xy[None, :, 1]) < window)
+    nearest = np.full(len(xy), -1, np.intp)
+    for m in cv2.BFMatcher(cv2.NORM_HAMMING).match(desc, prev_desc, mask.view(np.uint8)):
+        nearest[m.queryIdx] = m.trainIdx
+    return nearest
+
+
+def _kernel_windowed_match(xy, desc, prev_xy, prev_desc, window):
+    from baselines.video.dt.kernels import windowed_match
+
+    nearest = np.empty(len(xy), np.intp)
+    windowed_match(xy, desc.view(np.uint64), prev_xy, prev_desc.view(np.uint64), np.float32(window), nearest)
+    return nearest
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_windowed_match_equals_opencv_bfmatcher_with_the_window_mask(seed):
+    rng = np.random.default_rng(seed)
+    n0, n1 = 300, 280
+    prev_xy = rng.uniform(0, 320, (n0, 2)).astype(np.float32)
+    xy = rng.uniform(0, 320, (n1, 2)).astype(np.float32)
+    xy[:20] = prev_xy[:20] + np.float32(25)          # exactly on the window's edge: outside
+    xy[20:40] = prev_xy[20:40] + np.float32(24.99)
+    # few distinct descriptors, so equal distances are common (the first train index must win)
+    palette = rng.integers(0, 256, (12, 32), dtype=np.uint8)
+    prev_desc, desc = palette[rng.integers(0, 12, n0)], palette[rng.integers(0, 12, n1)]
+    desc[::7] ^= rng.integers(0, 256, (len(desc[::7]), 32), dtype=np.uint8)
+    ours = _kernel_windowed_match(xy, desc, prev_xy, prev_desc, 25)
+    expected = _opencv_windowed_match(xy, desc, prev_xy, prev_desc, 25)
+    assert (expected == -1).any() and (expected >= 0).sum() > n1 // 2
+    np.testing.assert_array_equal(ours, expected)
+
+
+def test_windowed_match_equals_opencv_on_orb_features_of_moving_frames():
+    orb = cv2.ORB_create(1000)
+    rng = np.random.default_rng(5)
+    a, b = (cv2.GaussianBlur(rng.integers(0, 256, (240, 320), dtype=np.uint8), (0, 0), 1) for _ in range(2))
+    shifted = np.roll(a, (3, -5), axis=(0, 1))
+    for first, second in ((a, shifted), (a, b)):
+        kp0, d0 = orb.detectAndCompute(first, None)
+        kp1, d1 = orb.detectAndCompute(second, None)
+        prev_xy, xy = cv2.KeyPoint_convert(kp0), cv2.KeyPoint_convert(kp1)
+        assert min(len(xy), len(prev_xy)) > 300
+        np.testing.assert_array_equal(_kernel_windowed_match(xy, d1, prev_xy, d0, 25),
+                                      _opencv_windowed_match(xy, d1, prev_xy, d0, 25))

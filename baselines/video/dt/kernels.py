@@ -288,3 +288,36 @@ def format_dt_text(batch, n_fixed, out):  # pragma: no cover - compiled
         out[pos] = _NEWLINE
         pos += 1
     return pos
+
+
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+
+
+@numba.njit(cache=True, nogil=True)
+def windowed_match(query_xy, query_words, train_xy, train_words, max_delta, out):  # pragma: no cover - compiled
+    """Nearest binary descriptor (Hamming) among the train keypoints less than max_delta px away in x and in y.
+
+    The authors' iDT matching: ``BFMatcher.match`` with ``windowedMatchingMask(kpts, prev_kpts, 25, 25)``.
+    Descriptors are viewed as uint64 words; ``out[i]`` is the train index (the first of equal distances,
+    as OpenCV keeps it) or -1 where no train keypoint lies in the window.
+    """
+    n_words = query_words.shape[1]
+    for i in range(query_xy.shape[0]):
+        best = 1 << 30
+        best_j = -1
+        for j in range(train_xy.shape[0]):
+            if abs(train_xy[j, 0] - query_xy[i, 0]) < max_delta and abs(train_xy[j, 1] - query_xy[i, 1]) < max_delta:
+                distance = 0
+                for w in range(n_words):
+                    v = query_words[i, w] ^ train_words[j, w]
+                    v = v - ((v >> np.uint64(1)) & _M1)  # bit count of a 64-bit word (SWAR)
+                    v = (v & _M2) + ((v >> np.uint64(2)) & _M2)
+                    v = (v + (v >> np.uint64(4))) & _M4
+                    distance += int((v * _H01) >> np.uint64(56))
+                if distance < best:
+                    best = distance
+                    best_j = j
+        out[i] = best_j

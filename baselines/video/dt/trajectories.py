@@ -191,28 +191,36 @@ class _FlowEngine:
         return [dis.calc(a, b, None) for dis, a, b in zip(self.dis, prev_state, state)]
 
 
+MATCH_WINDOW = 25  # px, the authors' windowedMatchingMask(kpts, prev_kpts, 25, 25)
+
+
 def camera_homography(prev_grey: np.ndarray, flow: np.ndarray, prev_features, features) -> np.ndarray:
-    """iDT camera motion: RANSAC homography (prev -> current) from ORB matches and flow-carried corners.
+    """iDT camera motion: RANSAC homography (prev -> current) from flow-carried corners and keypoint matches.
 
     prev_features, features: ``orb.detectAndCompute`` of the previous and the current frame (a frame's
-    features serve twice, as current and then as previous, so each frame is described once).
+    features serve twice, as current and then as previous, so each frame is described once). As in the
+    authors' code, each current keypoint takes its nearest descriptor among the previous keypoints within
+    25 px in x and y (``windowedMatchingMask``), and the flow pairs come before the keypoint pairs.
     """
+    from baselines.video.dt.kernels import windowed_match
+
     height, width = prev_grey.shape
     src, dst = [np.zeros((0, 2), np.float32)], [np.zeros((0, 2), np.float32)]
-    (kp0, d0), (kp1, d1) = prev_features, features
-    if d0 is not None and d1 is not None:
-        matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(d0, d1)
-        query = np.array([m.queryIdx for m in matches], np.intp)
-        train = np.array([m.trainIdx for m in matches], np.intp)
-        src.append(cv2.KeyPoint_convert(kp0).reshape(-1, 2)[query])
-        dst.append(cv2.KeyPoint_convert(kp1).reshape(-1, 2)[train])
     corners = cv2.goodFeaturesToTrack(prev_grey, 1000, 0.001, 3)
     if corners is not None:
         c = corners.reshape(-1, 2)
         xi = np.clip(np.rint(c[:, 0]).astype(np.intp), 0, width - 1)
         yi = np.clip(np.rint(c[:, 1]).astype(np.intp), 0, height - 1)
         src.append(c)
-        dst.append(c + flow[yi, xi])
+        dst.append(np.stack([xi, yi], axis=1).astype(np.float32) + flow[yi, xi])
+    (kp0, d0), (kp1, d1) = prev_features, features
+    if d0 is not None and d1 is not None:
+        prev_xy, xy = cv2.KeyPoint_convert(kp0).reshape(-1, 2), cv2.KeyPoint_convert(kp1).reshape(-1, 2)
+        nearest = np.empty(len(xy), np.intp)
+        windowed_match(xy, d1.view(np.uint64), prev_xy, d0.view(np.uint64), np.float32(MATCH_WINDOW), nearest)
+        found = nearest >= 0
+        src.append(prev_xy[nearest[found]])
+        dst.append(xy[found])
     src, dst = np.concatenate(src), np.concatenate(dst)
     homography = np.eye(3)
     if len(src) > 50:
