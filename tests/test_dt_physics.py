@@ -148,3 +148,20 @@ def test_frames_are_streamed():
 
     short, long = peak(30), peak(150)
     assert long < 1.3 * short, (short, long)
+
+
+def test_warp_to_previous_samples_the_current_frame_at_the_homography_and_keeps_the_margin():
+    from baselines.video.dt.trajectories import warp_to_previous
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (60, 80), dtype=np.uint8)
+    prev = np.full_like(grey, 7)
+    shift = np.array([[1.0, 0, 3], [0, 1.0, 2], [0, 0, 1]])  # (x, y) -> (x + 3, y + 2)
+    warped = warp_to_previous(prev, grey, shift)
+    y, x = np.mgrid[0:60, 0:80]
+    inside = (x + 3 > 5) & (x + 3 < 80 - 1 - 5) & (y + 2 > 5) & (y + 2 < 60 - 1 - 5)
+    np.testing.assert_array_equal(warped[inside], grey[(y + 2)[inside], (x + 3)[inside]])
+    assert (warped[~inside] == 7).all()
+    half = warp_to_previous(prev, grey, np.array([[1.0, 0, 0.5], [0, 1.0, 0], [0, 0, 1]]))
+    mean = (grey[10, 20].astype(int) + grey[10, 21] + 1) // 2
+    assert abs(int(half[10, 20]) - mean) <= 1

@@ -231,16 +231,18 @@ def camera_homography(prev_grey: np.ndarray, flow: np.ndarray, prev_features, fe
 
 
 def warp_to_previous(prev_grey: np.ndarray, grey: np.ndarray, homography: np.ndarray, margin: int = 5) -> np.ndarray:
-    """The current frame seen from the previous camera (iDT ``MyWarpPerspective``); uncovered pixels
-    (mapped outside the frame, with a margin) take the previous frame's values."""
+    """The current frame seen from the previous camera (iDT ``MyWarpPerspective``): ``grey`` sampled at
+    ``homography`` (x, y) by OpenCV's warpPerspective, which maps in double precision as the authors' copy
+    of it does; pixels mapped outside the frame less a margin take the previous frame's values."""
     height, width = grey.shape
-    gx, gy = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    warped = cv2.warpPerspective(grey, homography, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_CONSTANT)
+    gx, gy = np.arange(width, dtype=np.float64)[None, :], np.arange(height, dtype=np.float64)[:, None]
     h = homography
     w = h[2, 0] * gx + h[2, 1] * gy + h[2, 2]
     w = np.where(w != 0, 1.0 / w, 0.0)
-    mx = ((h[0, 0] * gx + h[0, 1] * gy + h[0, 2]) * w).astype(np.float32)
-    my = ((h[1, 0] * gx + h[1, 1] * gy + h[1, 2]) * w).astype(np.float32)
-    warped = cv2.remap(grey, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    mx = (h[0, 0] * gx + h[0, 1] * gy + h[0, 2]) * w
+    my = (h[1, 0] * gx + h[1, 1] * gy + h[1, 2]) * w
     inside = (mx > margin) & (mx < width - 1 - margin) & (my > margin) & (my < height - 1 - margin)
     return np.where(inside, warped, prev_grey)
 
