@@ -302,14 +302,22 @@ def windowed_match(query_xy, query_words, train_xy, train_words, max_delta, out)
 
     The authors' iDT matching: ``BFMatcher.match`` with ``windowedMatchingMask(kpts, prev_kpts, 25, 25)``.
     Descriptors are viewed as uint64 words; ``out[i]`` is the train index (the first of equal distances,
-    as OpenCV keeps it) or -1 where no train keypoint lies in the window.
+    as OpenCV keeps it) or -1 where no train keypoint lies in the window. Train keypoints are visited in
+    x order from a binary search one point wider than the window; the window test itself is exact.
     """
     n_words = query_words.shape[1]
+    order = np.argsort(train_xy[:, 0])
+    sorted_x = train_xy[order, 0]
     for i in range(query_xy.shape[0]):
+        qx = query_xy[i, 0]
+        qy = query_xy[i, 1]
         best = 1 << 30
         best_j = -1
-        for j in range(train_xy.shape[0]):
-            if abs(train_xy[j, 0] - query_xy[i, 0]) < max_delta and abs(train_xy[j, 1] - query_xy[i, 1]) < max_delta:
+        start = np.searchsorted(sorted_x, qx - max_delta - 1)
+        stop = np.searchsorted(sorted_x, qx + max_delta + 1, side="right")
+        for k in range(start, stop):
+            j = order[k]
+            if abs(train_xy[j, 0] - qx) < max_delta and abs(train_xy[j, 1] - qy) < max_delta:
                 distance = 0
                 for w in range(n_words):
                     v = query_words[i, w] ^ train_words[j, w]
@@ -317,7 +325,7 @@ def windowed_match(query_xy, query_words, train_xy, train_words, max_delta, out)
                     v = (v & _M2) + ((v >> np.uint64(2)) & _M2)
                     v = (v + (v >> np.uint64(4))) & _M4
                     distance += int((v * _H01) >> np.uint64(56))
-                if distance < best:
+                if distance < best or (distance == best and j < best_j):
                     best = distance
                     best_j = j
         out[i] = best_j
