@@ -165,3 +165,27 @@ def test_warp_to_previous_samples_the_current_frame_at_the_homography_and_keeps_
     half = warp_to_previous(prev, grey, np.array([[1.0, 0, 0.5], [0, 1.0, 0], [0, 0, 1]]))
     mean = (grey[10, 20].astype(int) + grey[10, 21] + 1) // 2
     assert abs(int(half[10, 20]) - mean) <= 1
+
+
+def test_camera_homography_puts_flow_pairs_before_keypoint_pairs(monkeypatch):
+    # the authors' MergeMatch order (RANSAC samples by index, so the order changes the result)
+    from baselines.video.dt.trajectories import camera_homography
+
+    frames = pan_video(2, (120, 160), step=3)
+    prev, grey = frames[0], frames[1]
+    flow = np.zeros((120, 160, 2), np.float32)
+    flow[..., 0] = 0.25  # rounded corner + flow, as MatchFromFlow
+    orb = cv2.ORB_create(1000)
+    seen = {}
+
+    def spy(src, dst, *args):
+        seen["src"], seen["dst"] = src, dst
+        return np.eye(3), np.ones((len(src), 1), np.uint8)
+
+    monkeypatch.setattr(cv2, "findHomography", spy)
+    camera_homography(prev, flow, orb.detectAndCompute(prev, None), orb.detectAndCompute(grey, None))
+    corners = cv2.goodFeaturesToTrack(prev, 1000, 0.001, 3).reshape(-1, 2)
+    n = len(corners)
+    assert len(seen["src"]) > n
+    np.testing.assert_array_equal(seen["src"][:n], corners)
+    np.testing.assert_array_equal(seen["dst"][:n], np.rint(corners) + np.float32(0.25) * np.array([1, 0], np.float32))
