@@ -9,6 +9,7 @@ accuracy over actors and training seeds. The interval is made exactly as ``bench
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,3 +51,102 @@ def simulate(design: Design, p: float = 0.5, actor_sd: float = 0.5, seed_sd: flo
         covered += interval.low <= truth <= interval.high
         widths.append((interval.high - interval.low) / 2)
     return covered / n_sims, float(np.mean(widths))
+
+
+# --- the variance components of a stored run, and the design they call for ------------------------------
+@dataclass(frozen=True)
+class Components:
+    """Method-of-moments variance components of one row's video hit@1, on the probability scale."""
+
+    p: float            # mean accuracy
+    seed_sd: float      # between training seeds of one split
+    actor_sd: float     # between test actors, beyond their videos' own spread
+    runs: int           # (split, seed) jobs it was estimated from
+
+    def logit_scale(self) -> tuple[float, float]:
+        """(actor_sd, seed_sd) on the logit scale, as ``simulate`` takes them (delta method)."""
+        slope = max(self.p * (1 - self.p), 0.05)
+        return self.actor_sd / slope, self.seed_sd / slope
+
+
+def estimate_components(correct: dict[tuple[int, int], np.ndarray], groups: dict[int, np.ndarray]) -> Components:
+    """Components from per-video correctness: ``correct[(split, seed)]`` (0/1 per test video, the same
+    videos in the same order for every seed of a split) and ``groups[split]`` (each video's actor).
+
+    Seed: var over seeds of a split's accuracy, less the per-video seed-to-seed noise / n (needs >= 2 seeds
+    in some split). Actor: var over actors of their seed-averaged accuracy, less the within-actor video
+    spread / videos per actor. Both are floored at 0 and pooled over splits.
+    """
+    splits = sorted({split for split, _ in correct})
+    seed_vars, actor_vars, accs = [], [], []
+    for split in splits:
+        c = np.stack([correct[key] for key in sorted(correct) if key[0] == split]).astype(float)  # (R, N)
+        accs.append(c.mean())
+        r, n = c.shape
+        if r >= 2:
+            within_video = c.var(axis=0, ddof=1).mean()
+            seed_vars.append(max(c.mean(axis=1).var(ddof=1) - within_video / n, 0.0))
+        per_video = c.mean(axis=0)
+        actors = np.unique(groups[split])
+        means = np.array([per_video[groups[split] == a].mean() for a in actors])
+        spread = np.mean([per_video[groups[split] == a].var(ddof=1) / (groups[split] == a).sum()
+                          for a in actors if (groups[split] == a).sum() > 1])
+        actor_vars.append(max(means.var(ddof=1) - spread, 0.0))
+    if not seed_vars:
+        raise ValueError("the seed component needs at least two seeds of one split")
+    return Components(float(np.mean(accs)), float(np.sqrt(np.mean(seed_vars))),
+                      float(np.sqrt(np.mean(actor_vars))), len(correct))
+
+
+def run_components(out_dir: str) -> dict[str, Components]:
+    """Components of every video row (method or method/variant) stored in ``out_dir``."""
+    from benchmark.check import collect, predictions
+
+    frame = collect([out_dir])
+    frame = frame[(frame["status"] == "done") & frame["video_hit1"].notna()]
+    out = {}
+    for method, rows in frame.groupby("method", sort=False):
+        correct, groups = {}, {}
+        for _, row in rows.iterrows():
+            preds = predictions(row["out_dir"], row["job_key"], row.get("variant") or "").sort_values("item")
+            correct[(int(row["split"]), int(row["seed"]))] = (preds["pred"] == preds["label"]).to_numpy()
+            groups[int(row["split"])] = preds["group"].astype(str).to_numpy()
+        if len({seed for _, seed in correct}) >= 2:
+            out[method] = estimate_components(correct, groups)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmark.coverage --out DIR [--designs SxRxA ...]``: each row's measured components and the
+    simulated coverage and half-width of its 95% interval on each design (splits x seeds x test actors)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmark.coverage")
+    parser.add_argument("--out", required=True, help="a run directory with >= 2 seeds of some split")
+    parser.add_argument("--designs", nargs="+", default=["1x1x4", "3x3x4", "3x5x12"],
+                        help="splits x seeds x test actors per split (videos per actor: the run's)")
+    parser.add_argument("--sims", type=int, default=100)
+    args = parser.parse_args(argv)
+    components = run_components(args.out)
+    if not components:
+        print(f"{args.out}: no row has two seeds of a split", file=sys.stderr)
+        return 2
+    from benchmark.config import PROFILES
+
+    videos = 10 * PROFILES["quick"].synthetic.clips_per_group
+    designs = [Design(*map(int, d.split("x")), videos_per_actor=videos) for d in args.designs]
+    print("row | p | seed sd | actor sd (points) | " + " | ".join(
+        f"{d.splits}x{d.seeds}x{d.test_actors}: coverage, ±" for d in designs))
+    for method, c in components.items():
+        actor_sd, seed_sd = c.logit_scale()
+        cells = []
+        for design in designs:
+            coverage, half = simulate(design, p=min(max(c.p, 0.02), 0.98), actor_sd=actor_sd, seed_sd=seed_sd,
+                                      n_sims=args.sims)
+            cells.append(f"{coverage:.2f}, {100 * half:.1f}")
+        print(f"{method} | {100 * c.p:.1f} | {100 * c.seed_sd:.1f} | {100 * c.actor_sd:.1f} | " + " | ".join(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,10 +1,11 @@
 """The report's interval procedure, checked by simulation (``benchmark.coverage``)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from benchmark.config import PROFILES
-from benchmark.coverage import Design, simulate
+from benchmark.coverage import Design, estimate_components, simulate
 
 
 def _quick_design(splits: int = 1, seeds: int = 1) -> Design:
@@ -31,3 +32,61 @@ def test_one_seed_cannot_carry_seed_variance():
 def test_default_quick_design_is_tight_and_covers():
     coverage, half_width = simulate(_quick_design(), n_sims=200)
     assert coverage >= 0.93 and half_width <= 0.06, (coverage, half_width)
+
+
+def _synthetic_run(seed_sd: float, actor_sd: float, p: float = 0.6, splits: int = 3, seeds: int = 6,
+                   actors: int = 40, videos: int = 20, rng_seed: int = 0):
+    """Per-video correctness with known components on the probability scale (video-level noise on top)."""
+    rng = np.random.default_rng(rng_seed)
+    correct, groups = {}, {}
+    for split in range(1, splits + 1):
+        groups[split] = np.repeat(np.arange(actors), videos)
+        actor = rng.normal(0, actor_sd, actors)[groups[split]]
+        for seed in range(seeds):
+            chance = np.clip(p + actor + rng.normal(0, seed_sd), 0, 1)
+            correct[(split, seed)] = rng.random(len(chance)) < chance
+    return correct, groups
+
+
+@pytest.mark.parametrize("seed_sd, actor_sd", [(0.08, 0.10), (0.0, 0.10), (0.08, 0.0)])
+def test_the_components_of_a_run_are_recovered(seed_sd, actor_sd):
+    """A run made with known seed and actor spreads gives them back (within 0.03); a zero one gives ~0, so an
+    estimator that forgot to take the videos' own noise out (it reads about 0.05 there) fails."""
+    estimates = [estimate_components(*_synthetic_run(seed_sd, actor_sd, actors=20, videos=6, rng_seed=r))
+                 for r in range(20)]
+    assert abs(np.mean([e.seed_sd for e in estimates]) - seed_sd) < 0.03
+    assert abs(np.mean([e.actor_sd for e in estimates]) - actor_sd) < 0.03
+    assert abs(np.mean([e.p for e in estimates]) - 0.6) < 0.02
+
+
+def test_one_seed_has_no_seed_component():
+    correct, groups = _synthetic_run(0.08, 0.1, seeds=1)
+    with pytest.raises(ValueError, match="two seeds"):
+        estimate_components(correct, groups)
+
+
+def test_components_of_a_stored_run_from_the_command_line(tmp_path, capsys):
+    from benchmark.cli import main as bench
+    from benchmark.coverage import main
+
+    out = tmp_path / "run"
+    assert bench(["run", "--profile", "smoke", "--methods", "feature-histograms", "--split", "all", "--seeds", "2",
+                  "--out", str(out), "--workers", "1"]) == 0
+    capsys.readouterr()
+    assert main(["--out", str(out), "--designs", "3x2x4", "--sims", "5"]) == 0
+    line = [row for row in capsys.readouterr().out.splitlines() if row.startswith("feature-histograms |")]
+    p, seed_sd, actor_sd, cell = (field.strip() for field in line[0].split("|")[1:])
+    assert 0 <= float(p) <= 100 and float(seed_sd) >= 0 and float(actor_sd) >= 0
+    coverage, half_width = map(float, cell.split(", "))
+    assert 0 <= coverage <= 1 and half_width > 0
+
+
+def test_components_need_two_seeds(tmp_path, capsys):
+    from benchmark.cli import main as bench
+    from benchmark.coverage import main
+
+    out = tmp_path / "run"
+    assert bench(["run", "--profile", "smoke", "--methods", "feature-histograms", "--out", str(out),
+                  "--workers", "1"]) == 0
+    assert main(["--out", str(out)]) == 2
+    assert "no row has two seeds" in capsys.readouterr().err
