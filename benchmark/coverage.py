@@ -62,6 +62,7 @@ class Components:
     seed_sd: float      # between training seeds of one split
     actor_sd: float     # between test actors, beyond their videos' own spread
     runs: int           # (split, seed) jobs it was estimated from
+    videos_per_actor: int
 
     def logit_scale(self) -> tuple[float, float]:
         """(actor_sd, seed_sd) on the logit scale, as ``simulate`` takes them (delta method)."""
@@ -78,7 +79,7 @@ def estimate_components(correct: dict[tuple[int, int], np.ndarray], groups: dict
     spread / videos per actor. Both are floored at 0 and pooled over splits.
     """
     splits = sorted({split for split, _ in correct})
-    seed_vars, actor_vars, accs = [], [], []
+    seed_vars, actor_vars, accs, counts = [], [], [], []
     for split in splits:
         c = np.stack([correct[key] for key in sorted(correct) if key[0] == split]).astype(float)  # (R, N)
         accs.append(c.mean())
@@ -87,7 +88,8 @@ def estimate_components(correct: dict[tuple[int, int], np.ndarray], groups: dict
             within_video = c.var(axis=0, ddof=1).mean()
             seed_vars.append(max(c.mean(axis=1).var(ddof=1) - within_video / n, 0.0))
         per_video = c.mean(axis=0)
-        actors = np.unique(groups[split])
+        actors, per_actor = np.unique(groups[split], return_counts=True)
+        counts.extend(per_actor)
         means = np.array([per_video[groups[split] == a].mean() for a in actors])
         spread = np.mean([per_video[groups[split] == a].var(ddof=1) / (groups[split] == a).sum()
                           for a in actors if (groups[split] == a).sum() > 1])
@@ -95,7 +97,7 @@ def estimate_components(correct: dict[tuple[int, int], np.ndarray], groups: dict
     if not seed_vars:
         raise ValueError("the seed component needs at least two seeds of one split")
     return Components(float(np.mean(accs)), float(np.sqrt(np.mean(seed_vars))),
-                      float(np.sqrt(np.mean(actor_vars))), len(correct))
+                      float(np.sqrt(np.mean(actor_vars))), len(correct), int(np.median(counts)))
 
 
 def run_components(out_dir: str) -> dict[str, Components]:
@@ -116,6 +118,15 @@ def run_components(out_dir: str) -> dict[str, Components]:
     return out
 
 
+def _design(text: str) -> tuple[int, int, int]:
+    import argparse
+
+    parts = text.split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: a design is SPLITSxSEEDSxACTORS, e.g. 3x5x12")
+    return tuple(map(int, parts))
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmark.coverage --out DIR [--designs SxRxA ...]``: each row's measured components and the
     simulated coverage and half-width of its 95% interval on each design (splits x seeds x test actors)."""
@@ -123,24 +134,22 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m benchmark.coverage")
     parser.add_argument("--out", required=True, help="a run directory with >= 2 seeds of some split")
-    parser.add_argument("--designs", nargs="+", default=["1x1x4", "3x3x4", "3x5x12"],
-                        help="splits x seeds x test actors per split (videos per actor: the run's)")
+    parser.add_argument("--designs", nargs="+", default=["1x1x4", "3x3x4", "3x5x12"], type=_design,
+                        help="splits x seeds x test actors per split (videos per actor: as in the run)")
     parser.add_argument("--sims", type=int, default=100)
     args = parser.parse_args(argv)
     components = run_components(args.out)
     if not components:
         print(f"{args.out}: no row has two seeds of a split", file=sys.stderr)
         return 2
-    from benchmark.config import PROFILES
-
-    videos = 10 * PROFILES["quick"].synthetic.clips_per_group
-    designs = [Design(*map(int, d.split("x")), videos_per_actor=videos) for d in args.designs]
+    designs = args.designs
     print("row | p | seed sd | actor sd (points) | " + " | ".join(
-        f"{d.splits}x{d.seeds}x{d.test_actors}: coverage, ±" for d in designs))
+        f"{s}x{r}x{a}: coverage, ±" for s, r, a in designs))
     for method, c in components.items():
         actor_sd, seed_sd = c.logit_scale()
         cells = []
-        for design in designs:
+        for splits, seeds, actors in designs:
+            design = Design(splits, seeds, actors, c.videos_per_actor)
             coverage, half = simulate(design, p=min(max(c.p, 0.02), 0.98), actor_sd=actor_sd, seed_sd=seed_sd,
                                       n_sims=args.sims)
             cells.append(f"{coverage:.2f}, {100 * half:.1f}")

@@ -57,6 +57,7 @@ def test_the_components_of_a_run_are_recovered(seed_sd, actor_sd):
     assert abs(np.mean([e.seed_sd for e in estimates]) - seed_sd) < 0.03
     assert abs(np.mean([e.actor_sd for e in estimates]) - actor_sd) < 0.03
     assert abs(np.mean([e.p for e in estimates]) - 0.6) < 0.02
+    assert all(e.videos_per_actor == 6 for e in estimates)
 
 
 def test_one_seed_has_no_seed_component():
@@ -90,3 +91,11 @@ def test_components_need_two_seeds(tmp_path, capsys):
                   "--workers", "1"]) == 0
     assert main(["--out", str(out)]) == 2
     assert "no row has two seeds" in capsys.readouterr().err
+
+
+def test_a_malformed_design_is_one_clear_error(capsys):
+    from benchmark.coverage import main
+
+    with pytest.raises(SystemExit):
+        main(["--out", "nowhere", "--designs", "3x5"])
+    assert "a design is SPLITSxSEEDSxACTORS" in capsys.readouterr().err
