@@ -271,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
         gpu = json.loads(Path(args.gpu_json).read_text()) if args.gpu_json else None
+        if gpu is not None and not (isinstance(gpu, dict) and "device" in gpu
+                                    and isinstance(gpu.get("methods"), dict)):
+            print(f"scale_bench: error: {args.gpu_json} needs a \"device\" name and a \"methods\" object, as "
+                  "python -m benchmark.gpu_check --json writes them", file=sys.stderr)
+            return 2
         print(goals_table(rows), end="\n\n")
         print(projection(rows, json.loads(flow_file.read_text()), gpu=gpu))
         return 0

@@ -59,6 +59,24 @@ def test_project_reads_the_stored_run(tmp_path, capsys):
     assert _cells(capsys.readouterr().out, "c3d")[4] == f"{20_000 * 30 / 2.0 / 3600:,.0f}"
 
 
+@pytest.mark.parametrize("figures", [{"methods": {"c3d": {"train_clips_per_s": 47.6}}}, {"device": "GPU"}, []])
+def test_project_with_a_gpu_file_lacking_its_fields_is_one_clear_error(tmp_path, capsys, figures):
+    (tmp_path / "results.jsonl").write_text(json.dumps(_row("c3d")) + "\n")
+    (tmp_path / "flow.json").write_text(json.dumps({"tvl1": 3.0, "farneback": 0.1, "dis": 0.05}))
+    (tmp_path / "gpu.json").write_text(json.dumps(figures))
+    assert scale_bench.main(["--out", str(tmp_path), "--project", "--gpu-json", str(tmp_path / "gpu.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'needs a "device" name and a "methods" object' in err[0]
+
+
+def test_project_with_a_gpu_file(tmp_path, capsys):
+    (tmp_path / "results.jsonl").write_text(json.dumps(_row("c3d")) + "\n")
+    (tmp_path / "flow.json").write_text(json.dumps({"tvl1": 3.0, "farneback": 0.1, "dis": 0.05}))
+    (tmp_path / "gpu.json").write_text(json.dumps({"device": "H200", "methods": {"c3d": {"train_clips_per_s": 50.0}}}))
+    assert scale_bench.main(["--out", str(tmp_path), "--project", "--gpu-json", str(tmp_path / "gpu.json")]) == 0
+    assert _cells(capsys.readouterr().out, "c3d")[6] == f"{20_000 * 30 / 50.0 / 3600:,.1f}"
+
+
 @pytest.mark.parametrize("algorithm", ["farneback", "dis"])
 def test_flow_timing_is_positive(algorithm):
     assert 0 < scale_bench.time_flow(algorithm, 2, 160, 120, short_side=64) < 5
