@@ -61,7 +61,6 @@ class Components:
     p: float            # mean accuracy
     seed_sd: float      # between training seeds of one split
     actor_sd: float     # between test actors, beyond their videos' own spread
-    runs: int           # (split, seed) jobs it was estimated from
     videos_per_actor: int
 
     def logit_scale(self) -> tuple[float, float]:
@@ -97,7 +96,7 @@ def estimate_components(correct: dict[tuple[int, int], np.ndarray], groups: dict
     if not seed_vars:
         raise ValueError("the seed component needs at least two seeds of one split")
     return Components(float(np.mean(accs)), float(np.sqrt(np.mean(seed_vars))),
-                      float(np.sqrt(np.mean(actor_vars))), len(correct), int(np.median(counts)))
+                      float(np.sqrt(np.mean(actor_vars))), int(np.median(counts)))
 
 
 def run_components(out_dir: str) -> dict[str, Components]:
@@ -142,13 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     if not components:
         print(f"{args.out}: no row has two seeds of a split", file=sys.stderr)
         return 2
-    designs = args.designs
     print("row | p | seed sd | actor sd (points) | " + " | ".join(
-        f"{s}x{r}x{a}: coverage, ±" for s, r, a in designs))
+        f"{s}x{r}x{a}: coverage, ±" for s, r, a in args.designs))
     for method, c in components.items():
         actor_sd, seed_sd = c.logit_scale()
         cells = []
-        for splits, seeds, actors in designs:
+        for splits, seeds, actors in args.designs:
             design = Design(splits, seeds, actors, c.videos_per_actor)
             coverage, half = simulate(design, p=min(max(c.p, 0.02), 0.98), actor_sd=actor_sd, seed_sd=seed_sd,
                                       n_sims=args.sims)

@@ -61,10 +61,10 @@ def _floor_cpu(greys: list[np.ndarray]) -> float:
 MODES = {"farneback": [], "dis": ["--flow", "dis"], "idt": ["--idt"]}
 
 
-def _record_flows(video: Path, flow_dir: Path) -> None:
-    """Save the per-level flows the Farnebäck mode computes for ``video`` (for ``dt_replayed_flow.py``)."""
+def _record_flows(greys: list[np.ndarray], flow_dir: Path) -> None:
+    """Save the per-level flows the Farnebäck mode computes for a video's grey frames (for
+    ``dt_replayed_flow.py``)."""
     from baselines.video.dt import trajectories
-    from benchmark.data.video import iter_frames
 
     recorded: list[list[np.ndarray]] = []
 
@@ -76,7 +76,7 @@ def _record_flows(video: Path, flow_dir: Path) -> None:
 
     engine, trajectories._FlowEngine = trajectories._FlowEngine, Recording
     try:
-        trajectories.dense_trajectories(iter_frames(video))
+        trajectories.dense_trajectories(greys)
     finally:
         trajectories._FlowEngine = engine
     flow_dir.mkdir(exist_ok=True)
@@ -108,7 +108,7 @@ def _measurements(shared_data: Path, tmp: Path, clip: str) -> tuple[dict[str, li
         greys = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in iter_frames(video)]
         outs = {mode: tmp / f"{clip}-{mode}.npy" for mode in (*MODES, "replay")}
         flow_dir = tmp / f"{clip}-flows"
-        _record_flows(video, flow_dir)
+        _record_flows(greys, flow_dir)
         cpu: dict[str, list[float]] = {"floor": [], "replay": [], **{mode: [] for mode in MODES}}
         for _ in range(ROUNDS):
             cpu["floor"].append(_floor_cpu(greys))
@@ -199,15 +199,16 @@ def test_what_the_flow_leaves(shared_data, tmp, clip):
     cpu, outs = _measurements(shared_data, tmp, clip)
     assert np.array_equal(np.load(outs["replay"]), np.load(outs["farneback"]))  # the replay is faithful
     bound = _ratio(cpu, "farneback", "replay")
-    cpu = {**cpu, "idt_floor": [2 * f - r for f, r in zip(cpu["farneback"], cpu["replay"])]}
+    idt_floor = statistics.median(2 - r / f for f, r in zip(cpu["farneback"], cpu["replay"]))
     rest = _ratio(cpu, "replay", "floor")
     print(f"\nFIGURE {clip} without its flow: {statistics.median(cpu['replay']):.2f} s CPU of "
           f"{statistics.median(cpu['farneback']):.2f} s, so at most {bound:.2f}x faster with free flow (per round "
           + ", ".join(f"{n / d:.2f}" for n, d in zip(cpu["farneback"], cpu["replay"]))
           + f"); the rest alone is {rest:.2f} of the floor, leaving the flow pyramid "
           f"{MAX_RATIO[clip] - rest:.2f} of the floor for a total of {MAX_RATIO[clip]}; iDT's second flow pyramid "
-          f"alone makes iDT at least {_ratio(cpu, 'idt_floor', 'farneback'):.2f}x DT")
-    assert bound > 1
+          f"alone makes iDT at least {idt_floor:.2f}x DT")
+    # README's claim that no flow can meet the DIS mode's 2x goal rests on this; it fails once that changes
+    assert bound < 2
 
 
 @pytest.mark.parametrize("clip", sorted(CLIPS))
