@@ -24,3 +24,14 @@ def _test_cache(tmp_path_factory):
     """Keep the tests' artefact cache out of the user's home."""
     os.environ.setdefault("BENCH_CACHE", str(tmp_path_factory.mktemp("bench-cache")))
     yield
+
+
+@pytest.fixture(scope="session")
+def two_seed_smoke_run(tmp_path_factory) -> Path:
+    """A stored smoke run of the feature histograms on every split with two seeds (the variance tools' input)."""
+    from benchmark.cli import main as bench
+
+    out = tmp_path_factory.mktemp("two-seed-run")
+    assert bench(["run", "--profile", "smoke", "--methods", "feature-histograms", "--split", "all", "--seeds", "2",
+                  "--out", str(out), "--workers", "1"]) == 0
+    return out

@@ -66,15 +66,11 @@ def test_one_seed_has_no_seed_component():
         estimate_components(correct, groups)
 
 
-def test_components_of_a_stored_run_from_the_command_line(tmp_path, capsys):
-    from benchmark.cli import main as bench
+def test_components_of_a_stored_run_from_the_command_line(two_seed_smoke_run, capsys):
     from benchmark.coverage import main
 
-    out = tmp_path / "run"
-    assert bench(["run", "--profile", "smoke", "--methods", "feature-histograms", "--split", "all", "--seeds", "2",
-                  "--out", str(out), "--workers", "1"]) == 0
     capsys.readouterr()
-    assert main(["--out", str(out), "--designs", "3x2x4", "--sims", "5"]) == 0
+    assert main(["--out", str(two_seed_smoke_run), "--designs", "3x2x4", "--sims", "5"]) == 0
     line = [row for row in capsys.readouterr().out.splitlines() if row.startswith("feature-histograms |")]
     p, seed_sd, actor_sd, cell = (field.strip() for field in line[0].split("|")[1:])
     assert 0 <= float(p) <= 100 and float(seed_sd) >= 0 and float(actor_sd) >= 0
