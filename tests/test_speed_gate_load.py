@@ -15,7 +15,7 @@ from benchmark.timing import PhaseTimer
 
 pytestmark = pytest.mark.slow
 REPEATS = 6
-UNIT = 0.6          # CPU seconds of one unit of work, calibrated once
+UNIT = 1.0          # CPU seconds of one unit of work: 2x the gate's 0.5 s floor, so a 30% calibration miss stays gated
 
 
 def _spin(n: int) -> int:
@@ -26,9 +26,15 @@ def _spin(n: int) -> int:
 
 
 def _calibrate() -> int:
-    n, start = 200_000, time.process_time()
-    _spin(n)
-    return max(1, int(n * UNIT / max(time.process_time() - start, 1e-3)))
+    """Iterations for UNIT CPU seconds, from a timing of at least 0.3 s (a single short one missed by 30%)."""
+    n = 100_000
+    while True:
+        start = time.process_time()
+        _spin(n)
+        took = time.process_time() - start
+        if took >= 0.3:
+            return max(1, int(n * UNIT / took))
+        n *= 2
 
 
 def _busy() -> None:
