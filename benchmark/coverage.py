@@ -99,6 +99,12 @@ def estimate_components(correct: dict[tuple[int, int], np.ndarray], groups: dict
                       float(np.sqrt(np.mean(actor_vars))), int(np.median(counts)))
 
 
+def simulate_row(c: Components, design: Design, n_sims: int = 100) -> tuple[float, float]:
+    """``simulate`` with one row's measured components (its p kept off 0 and 1, where the logit is infinite)."""
+    actor_sd, seed_sd = c.logit_scale()
+    return simulate(design, p=min(max(c.p, 0.02), 0.98), actor_sd=actor_sd, seed_sd=seed_sd, n_sims=n_sims)
+
+
 def run_components(out_dir: str) -> dict[str, Components]:
     """Components of every video row (method or method/variant) stored in ``out_dir``."""
     from benchmark.check import collect, predictions
@@ -144,12 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     print("row | p | seed sd | actor sd (points) | " + " | ".join(
         f"{s}x{r}x{a}: coverage, ±" for s, r, a in args.designs))
     for method, c in components.items():
-        actor_sd, seed_sd = c.logit_scale()
         cells = []
         for splits, seeds, actors in args.designs:
-            design = Design(splits, seeds, actors, c.videos_per_actor)
-            coverage, half = simulate(design, p=min(max(c.p, 0.02), 0.98), actor_sd=actor_sd, seed_sd=seed_sd,
-                                      n_sims=args.sims)
+            coverage, half = simulate_row(c, Design(splits, seeds, actors, c.videos_per_actor), args.sims)
             cells.append(f"{coverage:.2f}, {100 * half:.1f}")
         print(f"{method} | {100 * c.p:.1f} | {100 * c.seed_sd:.1f} | {100 * c.actor_sd:.1f} | " + " | ".join(cells))
     return 0

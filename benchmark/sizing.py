@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from benchmark.coverage import Components, Design, run_components, simulate
+from benchmark.coverage import Components, Design, run_components, simulate_row
 
 COVERAGE = 0.93
+MAX_SEEDS = 40      # seeds per split the search tries at most
 
 
 def runs_lower_bound(seed_sd: float, half_width: float, coverage: float = COVERAGE) -> int:
@@ -34,14 +35,12 @@ def runs_lower_bound(seed_sd: float, half_width: float, coverage: float = COVERA
 
 
 def meets(c: Components, design: Design, half_width: float, n_sims: int) -> bool:
-    actor_sd, seed_sd = c.logit_scale()
-    coverage, half = simulate(design, p=min(max(c.p, 0.02), 0.98), actor_sd=actor_sd, seed_sd=seed_sd,
-                              n_sims=n_sims)
+    coverage, half = simulate_row(c, design, n_sims)
     return coverage >= COVERAGE and half <= half_width
 
 
 def fewest_seeds(c: Components, splits: int, actors: int, half_width: float, n_sims: int = 100,
-                 max_seeds: int = 40) -> int | None:
+                 max_seeds: int = MAX_SEEDS) -> int | None:
     """Fewest seeds per split (>= 2, so seed variance is in the interval) meeting the target on ``splits``
     x seeds x ``actors``, searched upward from the bound (doubling, then bisection); None beyond max_seeds."""
     def ok(seeds: int) -> bool:
@@ -105,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         for a in args.actors:
             seeds = fewest_seeds(c, args.splits, a, h, args.sims)
             needed[a] = None if seeds is None or needed[a] is None else max(needed[a], seeds)
-            cells.append("> 40" if seeds is None else str(seeds))
+            cells.append(f"> {MAX_SEEDS}" if seeds is None else str(seeds))
         print(f"{method} | {100 * c.p:.1f} | {100 * c.seed_sd:.1f} | {100 * c.actor_sd:.1f} | "
               f"{runs_lower_bound(c.seed_sd, h)} | " + " | ".join(cells))
     first, per_run = minutes_per_run(args.out)
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
           f"later one (median); more test actors cost more than this")
     for a, seeds in needed.items():
         if seeds is None:
-            print(f"every row at {a} test actors: more than 40 seeds per split")
+            print(f"every row at {a} test actors: more than {MAX_SEEDS} seeds per split")
             continue
         runs = args.splits * seeds
         print(f"every row at {a} test actors: {args.splits} x {seeds} = {runs} runs, about "
