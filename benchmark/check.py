@@ -22,6 +22,9 @@ separately, each failing only when the one-sided Mann-Whitney U test (now slower
 1 + tolerance, as asv decides. When the run's phases took more wall time per CPU second than the
 baseline's (median factor above 1 + tolerance: other processes competed for the cores) wall time is
 "not gated" and CPU time alone decides: a busy neighbour cannot fail the gate, a slower method can.
+Before either test, each repeat's times are divided by max(1, its median reference time / the
+baseline's): a slower host cannot fail the gate either (``benchmark.host_speed`` says why and at
+what price).
 
 Speed with one timing per job (the fallback below): every phase time is divided by the reference workload time of the same job (``reference_s``:
 a fixed matmul + convolution timed in the job's process just before and after it), and the ratio
@@ -58,7 +61,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import decoding, stats
+from benchmark import decoding, host_speed, stats
 from benchmark.provenance import now as utc_now
 from benchmark.tolerances import Tolerances
 
@@ -155,6 +158,7 @@ def snapshot(out_dirs) -> dict:
         if row["status"] == "done" and job_id not in jobs:
             jobs[job_id] = {**_speed_entry(row, base_method, spread[row["out_dir"]]),
                             "workers": workers[row["out_dir"]], "samples": {}, "cpu_samples": {},
+                            "host_references": {},
                             **{f: row.get(f) for f in decoding.COMPARED if isinstance(row.get(f), str)}}
         if row["status"] == "done" and (row["out_dir"], row["job_key"]) not in sampled:
             sampled.add((row["out_dir"], row["job_key"]))   # one sample per job and run directory (repeat)
@@ -163,6 +167,8 @@ def snapshot(out_dirs) -> dict:
                 if wall is not None and cpu is not None:
                     jobs[job_id]["samples"].setdefault(phase, []).append(wall)
                     jobs[job_id]["cpu_samples"].setdefault(phase, []).append(cpu)
+                    jobs[job_id]["host_references"].setdefault(phase, []).append(
+                        math.exp(spread[row["out_dir"]][0]) if spread[row["out_dir"]] else None)
     first = frame.iloc[0]
     commits = sorted(frame["commit"].dropna().astype(str).unique()) if "commit" in frame else []
     return {"format": FORMAT, "created": utc_now(), "commit": first.get("commit"), "commits": commits,
@@ -294,12 +300,15 @@ class _Pending:
     sd_reference: float
 
 
-def _rank_verdicts(name: str, now: dict, base: dict, tol: Tolerances, busy: float | None) -> list[Verdict]:
+def _rank_verdicts(name: str, now: dict, base: dict, tol: Tolerances, busy: float | None,
+                   reference: float | None) -> list[Verdict]:
     """With repeats (one run directory per repeat, >= ``min_samples`` a side): per phase, CPU time and
     wall time, each failing only when the one-sided Mann-Whitney U test (now slower) rejects at
     ``rank_alpha`` AND the ratio of medians exceeds 1 + tolerance. Wall time is not gated when the run
     was busy (``busy``: how much more wall time per CPU second its phases took than the baseline's):
-    other processes then slow the wall clock, while CPU time still measures the method's work."""
+    other processes then slow the wall clock, while CPU time still measures the method's work.
+    Each sample is first divided by its repeat's host slow-down (``benchmark.host_speed``; ``reference``
+    is the baseline's reference time)."""
     from scipy.stats import mannwhitneyu
 
     out = []
@@ -311,27 +320,39 @@ def _rank_verdicts(name: str, now: dict, base: dict, tol: Tolerances, busy: floa
             out.append(Verdict(name, f"{label} CPU time", float(np.median(base_cpu)), None, "", "not gated",
                                "phase not timed in this run"))
             continue
-        for kind, b, n in (("CPU time", base_cpu, now_cpu), ("wall time", base_wall, now_wall)):
-            ratio = float(np.median(n) / np.median(b)) if np.median(b) > 0 else math.inf
-            shown = f"x{ratio:.2f} (medians of {len(n)} vs {len(b)})"
+        f_now, f_base = host_speed.slowdowns(now, phase, reference), host_speed.slowdowns(base, phase, reference)
+        if f_base is None and reference and "host_references" not in base:
+            f_base = np.ones(len(base_cpu))   # a baseline from before they were stored: taken at its reference
+        host = ("; host speed unknown, times as measured" if f_now is None or f_base is None else
+                f"; times divided by the host's slow-down by the reference workload, median x{np.median(f_now):.2f} "
+                f"now, x{np.median(f_base):.2f} in the baseline")
+        f_now = np.ones(len(now_cpu)) if f_now is None else f_now
+        f_base = np.ones(len(base_cpu)) if f_base is None else f_base
+        for kind, b_raw, n_raw in (("CPU time", base_cpu, now_cpu), ("wall time", base_wall, now_wall)):
+            n_adj, b_adj = np.asarray(n_raw) / f_now, np.asarray(b_raw) / f_base
+            ratio = float(np.median(n_adj) / np.median(b_adj)) if np.median(b_adj) > 0 else math.inf
+            raw = float(np.median(n_raw) / np.median(b_raw)) if np.median(b_raw) > 0 else math.inf
+            shown = (f"x{ratio:.2f}" + (f" host-adjusted, x{raw:.2f} raw" if max(f_now.max(), f_base.max()) > 1 else "")
+                     + f" (medians of {len(n_raw)} vs {len(b_raw)})")
             metric = f"{label} {kind}"
-            if min(np.median(n), np.median(b)) < tol.min_seconds:
-                out.append(Verdict(name, metric, float(np.median(b)), float(np.median(n)), shown, "not gated",
+            b, n = float(np.median(b_raw)), float(np.median(n_raw))   # the table shows the times as measured
+            if min(n, b) < tol.min_seconds:
+                out.append(Verdict(name, metric, b, n, shown, "not gated",
                                    f"shorter than {tol.min_seconds:g} s"))
             elif None not in (now.get("workers"), base.get("workers")) and now["workers"] != base["workers"]:
-                out.append(Verdict(name, metric, float(np.median(b)), float(np.median(n)), shown, "not gated",
+                out.append(Verdict(name, metric, b, n, shown, "not gated",
                                    "--workers differ: thread counts differ, timings do not compare"))
             elif kind == "wall time" and busy is not None and busy > 1 + tol.speed_tolerance:
-                out.append(Verdict(name, metric, float(np.median(b)), float(np.median(n)), shown, "not gated",
+                out.append(Verdict(name, metric, b, n, shown, "not gated",
                                    f"machine busy: x{busy:.2f} the baseline's wall time per CPU second "
                                    f"(CPU time is gated)"))
             else:
-                p = float(mannwhitneyu(n, b, alternative="greater").pvalue)
+                p = float(mannwhitneyu(n_adj, b_adj, alternative="greater").pvalue)
                 slower = p < tol.rank_alpha and ratio > 1 + tol.speed_tolerance
-                out.append(Verdict(name, metric, float(np.median(b)), float(np.median(n)), shown,
+                out.append(Verdict(name, metric, b, n, shown,
                                    "FAIL" if slower else "pass",
                                    f"Mann-Whitney U one-sided p={p:.2g} (fails below {tol.rank_alpha:g} with "
-                                   f"a median ratio above {1 + tol.speed_tolerance:g})"))
+                                   f"a median ratio above {1 + tol.speed_tolerance:g}){host}"))
     return out
 
 
@@ -468,11 +489,12 @@ def compare(baseline: dict, current: dict, tol: Tolerances = Tolerances()) -> li
     verdicts += [Verdict(key, "present", None, None, "", "new", "not in the baseline")
                  for key in current["rows"] if key not in baseline["rows"]]
     busy = _busy_factor(baseline, current, tol)
+    reference = host_speed.baseline_reference(baseline)
     for key, base in baseline.get("jobs", {}).items():
         if key in current.get("jobs", {}):
             now = current["jobs"][key]
             if _repeated(base, tol) and _repeated(now, tol):
-                verdicts += _rank_verdicts(key, now, base, tol, busy)
+                verdicts += _rank_verdicts(key, now, base, tol, busy, reference)
             else:   # single timings: the reference-workload model below (cannot tell load from slowness)
                 verdicts += _speed_verdicts(key, now, base, tol)
     return _settle_speed(verdicts, tol)

@@ -1,0 +1,111 @@
+"""The speed gate on a host slower than the baseline's: times are divided by how much slower the reference
+workload ran, never multiplied, so a slow hour passes and a slow-down beyond it still fails."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmark import host_speed
+from benchmark.check import compare, snapshot
+from benchmark.outcome import JobOutcome, RowResult
+from benchmark.store import Store
+
+REPEATS = 6
+JITTER = np.array([0.97, 0.99, 1.01, 1.03, 0.98, 1.02])   # distinct: no ties for the rank test
+BASE_REFERENCE = 0.001
+
+
+def _job(seconds: float, reference: float, with_references: bool = True) -> dict:
+    samples = list(seconds * JITTER)
+    job = {"method": "m", "reference_s": reference, "seconds": {"train_s": seconds},
+           "ratios": {"train_s": seconds / reference}, "sigma_log_reference": 0.02,
+           "reference_log_deviation": 0.0, "workers": 1,
+           "samples": {"train_s": samples}, "cpu_samples": {"train_s": list(samples)}}
+    if with_references:
+        job["host_references"] = {"train_s": [reference] * REPEATS}
+    return job
+
+
+def _snapshot(jobs: dict) -> dict:
+    return {"format": "cvbench-baseline/1", "rows": {}, "jobs": jobs}
+
+
+def _baseline(with_references: bool = True) -> dict:
+    return _snapshot({f"video|toy|smoke|split 1|seed 0|{m}": _job(2.0, BASE_REFERENCE, with_references)
+                      for m in ("a", "b", "c")})
+
+
+def _now(factors: dict[str, float], reference: float, with_references: bool = True) -> dict:
+    return _snapshot({f"video|toy|smoke|split 1|seed 0|{m}": _job(2.0 * f, reference, with_references)
+                      for m, f in factors.items()})
+
+
+def _failed(verdicts) -> list[str]:
+    return sorted({v.method.split("|")[-1] for v in verdicts if v.verdict == "FAIL"})
+
+
+# Measured at a slow hour (2026-11-27): reference x1.70 the baseline's, phases x0.98-1.72 (median 1.31).
+SLOW_HOUR = {"a": 1.31, "b": 1.72, "c": 0.98}
+
+
+def test_a_slow_hour_passes_because_of_the_reference():
+    assert _failed(compare(_baseline(), _now(SLOW_HOUR, 1.70 * BASE_REFERENCE))) == []
+    # the same times without the host's reference measurements fail: the adjustment is what passes them
+    assert _failed(compare(_baseline(), _now(SLOW_HOUR, 1.70 * BASE_REFERENCE, with_references=False))) == ["a", "b"]
+
+
+@pytest.mark.parametrize("host, slowed, fails", [
+    (1.0, 2.0, True),      # an unchanged host: a 2x slow-down fails
+    (1.0, 1.2, False),     # within the 25% tolerance
+    (1.7, 2.5, True),      # a slow host: 2.5x is beyond 1.7 x 1.25
+    (1.7, 2.0, False),     # the price: on a 1.7x slower host, a 2x slow-down is not seen
+    (0.6, 1.4, True),      # a faster host is not credited: its times compare as measured
+])
+def test_slow_downs_beyond_the_host_fail(host, slowed, fails):
+    verdicts = compare(_baseline(), _now({"a": 1.0, "b": slowed, "c": 1.0}, host * BASE_REFERENCE))
+    assert _failed(verdicts) == (["b"] if fails else [])
+    note = next(v.note for v in verdicts if v.method.endswith("|b") and "CPU" in v.metric)
+    assert f"median x{max(host, 1.0):.2f} now" in note
+
+
+def test_a_baseline_from_before_host_references_uses_its_jobs_references():
+    baseline = _baseline(with_references=False)
+    assert host_speed.baseline_reference(baseline) == pytest.approx(BASE_REFERENCE)
+    assert _failed(compare(baseline, _now(SLOW_HOUR, 1.70 * BASE_REFERENCE))) == []
+    assert _failed(compare(baseline, _now({"a": 1.0, "b": 2.0, "c": 1.0}, BASE_REFERENCE))) == ["b"]
+
+
+def _store(out, reference: float) -> None:
+    store = Store(out)
+    run_id = store.start_run("bench run (test)", {"workers": 1}, {}, "t0")
+    for k, method in enumerate(("a", "b", "c")):
+        timings = {"train_s": 1.0, "train_cpu_s": 1.0, "reference_before_s": reference * (1 + 0.1 * k),
+                   "reference_after_s": reference * (1 + 0.1 * k), "reference_s": reference}
+        outcome = JobOutcome([RowResult("", {"video_hit1": 1.0}, [])], timings, {})
+        job = {"job_key": f"key-{method}", "suite": "video", "dataset": "toy", "split": 1, "method": method,
+               "profile": "smoke", "seed": 0, "device": "cpu", "code_version": "t"}
+        store.record(run_id, job, "done", outcome, None, {}, "t0", "t1")
+    store.close()
+
+
+def test_snapshot_records_each_repeats_median_reference(tmp_path):
+    dirs = [tmp_path / f"r{k}" for k in range(2)]
+    for out, reference in zip(dirs, (0.001, 0.002)):
+        _store(out, reference)
+    for job in snapshot(dirs)["jobs"].values():
+        # the median of the repeat's six measurements (3 jobs x before and after), shared by its jobs
+        assert job["host_references"]["train_s"] == pytest.approx([0.0011, 0.0022])
+
+
+def test_the_rank_test_reads_each_repeats_adjusted_times():
+    """Four repeats 1.3x slower on an unchanged host, two at a 1.7x slower host: adjusted, two of six
+    are faster than every baseline time, so the rank test does not reject (raw, all six are slower)."""
+    now = _now({"a": 1.0}, BASE_REFERENCE)
+    job = next(iter(now["jobs"].values()))
+    hosts = np.array([1, 1, 1, 1, 1.7, 1.7])
+    adjusted = 2.0 * JITTER * np.array([1.3, 1.3, 1.3, 1.3, 0.95, 0.95])
+    job["samples"]["train_s"] = job["cpu_samples"]["train_s"] = list(adjusted * hosts)
+    job["host_references"]["train_s"] = list(BASE_REFERENCE * hosts)
+    verdicts = [v for v in compare(_baseline(), now) if v.method.endswith("|a")]
+    assert [v.verdict for v in verdicts] == ["pass", "pass"]
+    assert "p=0.0011" not in verdicts[0].note
