@@ -611,6 +611,9 @@ def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show
     if ungated:
         print(f"\nNOT GATED ({len(ungated)} accuracy rows, a regression there cannot fail this check): "
               + ", ".join(_short_name(v.method) if "|" in v.method else v.method for v in ungated))
+    host = host_speed.summary(baseline, current, tol.speed_tolerance)
+    if host:
+        print(f"\n{host}")
     failed = [v for v in verdicts if v.verdict == "FAIL"]
     print(f"\n{len(failed)} regression(s) in {len(verdicts)} checks against {baseline_path}"
           if failed else f"\nno regression in {len(verdicts)} checks against {baseline_path}")

@@ -35,3 +35,19 @@ def slowdowns(job: dict, phase: str, reference: float | None) -> np.ndarray | No
     if not reference or not refs or len(refs) != len(job["cpu_samples"][phase]) or None in refs:
         return None
     return np.maximum(1.0, np.asarray(refs, dtype=float) / reference)
+
+
+def summary(baseline: dict, current: dict, tolerance: float) -> str | None:
+    """One line for the gate's output: how much slower the host ran than the baseline's, and so which
+    slow-downs this run can still fail. None when the run or the baseline has no references."""
+    reference = baseline_reference(baseline)
+    repeats = sorted({r for job in current.get("jobs", {}).values()
+                      for refs in (job.get("host_references") or {}).values() for r in refs if r})
+    if not reference or not repeats:
+        return None
+    factors = np.maximum(1.0, np.asarray(repeats) / reference)
+    worst = float(np.median(factors)) * (1 + tolerance)
+    return (f"host: the reference workload ran x{np.min(np.asarray(repeats) / reference):.2f}-"
+            f"x{np.max(np.asarray(repeats) / reference):.2f} the baseline's time in this run's repeats; "
+            f"phase times divided by max(1, that), so a phase fails only when about x{worst:.2f} slower "
+            f"than in the baseline (x{1 + tolerance:g} on the baseline's host)")

@@ -109,3 +109,10 @@ def test_the_rank_test_reads_each_repeats_adjusted_times():
     verdicts = [v for v in compare(_baseline(), now) if v.method.endswith("|a")]
     assert [v.verdict for v in verdicts] == ["pass", "pass"]
     assert "p=0.0011" not in verdicts[0].note
+
+
+def test_the_summary_states_the_host_and_the_slow_down_it_can_still_fail():
+    line = host_speed.summary(_baseline(), _now(SLOW_HOUR, 1.70 * BASE_REFERENCE), 0.25)
+    assert "x1.70-x1.70" in line and "about x2.12 slower" in line
+    assert "about x1.25 slower" in host_speed.summary(_baseline(), _now(SLOW_HOUR, 0.5 * BASE_REFERENCE), 0.25)
+    assert host_speed.summary(_baseline(), _now(SLOW_HOUR, BASE_REFERENCE, with_references=False), 0.25) is None
