@@ -321,13 +321,11 @@ def _rank_verdicts(name: str, now: dict, base: dict, tol: Tolerances, busy: floa
                                "phase not timed in this run"))
             continue
         f_now, f_base = host_speed.slowdowns(now, phase, reference), host_speed.slowdowns(base, phase, reference)
-        if f_base is None and reference and "host_references" not in base:
-            f_base = np.ones(len(base_cpu))   # a baseline from before they were stored: taken at its reference
-        host = ("; host speed unknown, times as measured" if f_now is None or f_base is None else
-                f"; times divided by the host's slow-down by the reference workload, median x{np.median(f_now):.2f} "
-                f"now, x{np.median(f_base):.2f} in the baseline")
-        f_now = np.ones(len(now_cpu)) if f_now is None else f_now
-        f_base = np.ones(len(base_cpu)) if f_base is None else f_base
+        if f_now is None or f_base is None:   # either side unknown: both compare as measured
+            host, f_now, f_base = "; host speed unknown, times as measured", np.ones(len(now_cpu)), np.ones(len(base_cpu))
+        else:
+            host = (f"; times divided by the host's slow-down by the reference workload, median "
+                    f"x{np.median(f_now):.2f} now, x{np.median(f_base):.2f} in the baseline")
         for kind, b_raw, n_raw in (("CPU time", base_cpu, now_cpu), ("wall time", base_wall, now_wall)):
             n_adj, b_adj = np.asarray(n_raw) / f_now, np.asarray(b_raw) / f_base
             ratio = float(np.median(n_adj) / np.median(b_adj)) if np.median(b_adj) > 0 else math.inf

@@ -18,21 +18,30 @@ from __future__ import annotations
 import numpy as np
 
 
+def _repeat_references(snapshot: dict) -> list[float]:
+    """Every timing sample's repeat reference in a snapshot (each repeat's value once per sample)."""
+    return [r for job in snapshot.get("jobs", {}).values()
+            for refs in (job.get("host_references") or {}).values() for r in refs if r]
+
+
 def baseline_reference(baseline: dict) -> float | None:
     """The baseline's reference time: median over its repeats' references (for a baseline written
     before those were stored, over its jobs' own reference times)."""
-    jobs = baseline.get("jobs", {}).values()
-    values = [r for job in jobs for refs in (job.get("host_references") or {}).values() for r in refs if r]
-    if not values:
-        values = [job["reference_s"] for job in jobs if job.get("reference_s")]
+    values = _repeat_references(baseline) or [job["reference_s"] for job in baseline.get("jobs", {}).values()
+                                                if job.get("reference_s")]
     return float(np.median(values)) if values else None
 
 
 def slowdowns(job: dict, phase: str, reference: float | None) -> np.ndarray | None:
     """Per timing sample of ``phase``: max(1, its repeat's reference / ``reference``); None when a
-    sample's reference (or the baseline's) is unknown, and the times then compare as they are."""
+    sample's reference (or the baseline's) is unknown, and the times then compare as they are. A
+    baseline job from before repeat references were stored counts as taken at ``reference``: that
+    reference is the median of such a baseline's own jobs."""
+    samples = len(job["cpu_samples"][phase])
+    if reference and "host_references" not in job:
+        return np.ones(samples)
     refs = (job.get("host_references") or {}).get(phase)
-    if not reference or not refs or len(refs) != len(job["cpu_samples"][phase]) or None in refs:
+    if not reference or not refs or len(refs) != samples or None in refs:
         return None
     return np.maximum(1.0, np.asarray(refs, dtype=float) / reference)
 
@@ -41,13 +50,11 @@ def summary(baseline: dict, current: dict, tolerance: float) -> str | None:
     """One line for the gate's output: how much slower the host ran than the baseline's, and so which
     slow-downs this run can still fail. None when the run or the baseline has no references."""
     reference = baseline_reference(baseline)
-    repeats = sorted({r for job in current.get("jobs", {}).values()
-                      for refs in (job.get("host_references") or {}).values() for r in refs if r})
+    repeats = sorted(set(_repeat_references(current)))
     if not reference or not repeats:
         return None
-    factors = np.maximum(1.0, np.asarray(repeats) / reference)
-    worst = float(np.median(factors)) * (1 + tolerance)
-    return (f"host: the reference workload ran x{np.min(np.asarray(repeats) / reference):.2f}-"
-            f"x{np.max(np.asarray(repeats) / reference):.2f} the baseline's time in this run's repeats; "
-            f"phase times divided by max(1, that), so a phase fails only when about x{worst:.2f} slower "
-            f"than in the baseline (x{1 + tolerance:g} on the baseline's host)")
+    ratios = np.asarray(repeats) / reference
+    threshold = float(np.median(np.maximum(1.0, ratios))) * (1 + tolerance)
+    return (f"host: the reference workload ran x{ratios.min():.2f}-x{ratios.max():.2f} the baseline's time "
+            f"in this run's repeats; phase times divided by max(1, that), so a phase fails only when about "
+            f"x{threshold:.2f} slower than in the baseline (x{1 + tolerance:g} on the baseline's host)")

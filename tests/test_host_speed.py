@@ -116,3 +116,13 @@ def test_the_summary_states_the_host_and_the_slow_down_it_can_still_fail():
     assert "x1.70-x1.70" in line and "about x2.12 slower" in line
     assert "about x1.25 slower" in host_speed.summary(_baseline(), _now(SLOW_HOUR, 0.5 * BASE_REFERENCE), 0.25)
     assert host_speed.summary(_baseline(), _now(SLOW_HOUR, BASE_REFERENCE, with_references=False), 0.25) is None
+
+
+@pytest.mark.parametrize("side", ["now", "baseline"])
+def test_an_unknown_host_on_either_side_compares_both_as_measured(side):
+    baseline, now = _baseline(), _now(SLOW_HOUR, 1.70 * BASE_REFERENCE)
+    for job in (now if side == "now" else baseline)["jobs"].values():
+        job["host_references"]["train_s"][0] = None    # one repeat without its reference
+    verdicts = compare(baseline, now)
+    assert _failed(verdicts) == ["a", "b"]
+    assert all("host speed unknown" in v.note for v in verdicts if "CPU" in v.metric)
