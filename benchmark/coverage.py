@@ -6,6 +6,9 @@ has a random effect (logit scale, sd ``actor_sd``), each (split, seed) training 
 and a video is right with probability expit(logit(p) + actor + seed). The true value is the expected
 accuracy over actors and training seeds. The interval is made exactly as ``bench report`` makes it
 (``stats.bootstrap_replicates`` per job, ``stats.pooled_over_runs`` over splits and seeds).
+
+``bench plan coverage --out DIR [--designs SxRxA ...]`` (or ``python -m benchmark.coverage``) prints it for every
+row of a stored run, with the spreads measured from the run.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import numpy as np
 from scipy.special import expit, logit
 
 from benchmark import stats
+from benchmark.cli import UsageError
 
 
 @dataclass(frozen=True)
@@ -123,13 +127,45 @@ def run_components(out_dir: str) -> dict[str, Components]:
     return out
 
 
-def _design(text: str) -> tuple[int, int, int]:
-    import argparse
+DEFAULT_DESIGNS = ("1x1x4", "3x3x4", "3x5x12")
 
+
+def parse_design(text: str) -> tuple[int, int, int]:
+    """``SPLITSxSEEDSxACTORS`` (e.g. 3x5x12) as a tuple of three positive ints."""
     parts = text.split("x")
     if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(f"{text!r}: a design is SPLITSxSEEDSxACTORS, e.g. 3x5x12")
+        raise UsageError(f"{text!r}: a design is SPLITSxSEEDSxACTORS, e.g. 3x5x12")
     return tuple(map(int, parts))
+
+
+def add_arguments(parser) -> None:
+    """The options of ``python -m benchmark.coverage`` and ``bench plan coverage``."""
+    parser.add_argument("--out", required=True, help="a run directory with >= 2 seeds of some split")
+    # designs stay text here: ``run`` parses them, so a bad one is a one-line error under ``bench``
+    parser.add_argument("--designs", nargs="+", default=list(DEFAULT_DESIGNS), metavar="SxRxA",
+                        help="splits x seeds x test actors per split (videos per actor: as in the run; "
+                             f"default: {' '.join(DEFAULT_DESIGNS)})")
+    parser.add_argument("--sims", type=int, default=100, help="simulated runs per design (default 100)")
+
+
+def run(args) -> int:
+    """Print each row's components and its simulated coverage and half-width on each design. A bad option
+    raises ``UsageError``; a run without a row that has two seeds of a split raises ``ValueError``."""
+    designs = [parse_design(text) for text in args.designs]
+    if args.sims < 1:
+        raise UsageError(f"--sims must be at least 1, got {args.sims}")
+    components = run_components(args.out)
+    if not components:
+        raise ValueError(f"{args.out}: no row has two seeds of a split")
+    print("row | p | seed sd | actor sd (points) | " + " | ".join(
+        f"{s}x{r}x{a}: coverage, ±" for s, r, a in designs))
+    for method, c in components.items():
+        cells = []
+        for splits, seeds, actors in designs:
+            coverage, half = simulate_row(c, Design(splits, seeds, actors, c.videos_per_actor), args.sims)
+            cells.append(f"{coverage:.2f}, {100 * half:.1f}")
+        print(f"{method} | {100 * c.p:.1f} | {100 * c.seed_sd:.1f} | {100 * c.actor_sd:.1f} | " + " | ".join(cells))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,24 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m benchmark.coverage")
-    parser.add_argument("--out", required=True, help="a run directory with >= 2 seeds of some split")
-    parser.add_argument("--designs", nargs="+", default=["1x1x4", "3x3x4", "3x5x12"], type=_design,
-                        help="splits x seeds x test actors per split (videos per actor: as in the run)")
-    parser.add_argument("--sims", type=int, default=100)
+    add_arguments(parser)
     args = parser.parse_args(argv)
-    components = run_components(args.out)
-    if not components:
-        print(f"{args.out}: no row has two seeds of a split", file=sys.stderr)
+    try:
+        return run(args)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except (ValueError, OSError) as exc:
+        print(exc, file=sys.stderr)
         return 2
-    print("row | p | seed sd | actor sd (points) | " + " | ".join(
-        f"{s}x{r}x{a}: coverage, ±" for s, r, a in args.designs))
-    for method, c in components.items():
-        cells = []
-        for splits, seeds, actors in args.designs:
-            coverage, half = simulate_row(c, Design(splits, seeds, actors, c.videos_per_actor), args.sims)
-            cells.append(f"{coverage:.2f}, {100 * half:.1f}")
-        print(f"{method} | {100 * c.p:.1f} | {100 * c.seed_sd:.1f} | {100 * c.actor_sd:.1f} | " + " | ".join(cells))
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """How large a video run must be for every row's interval to be tight, and what that costs at a run's speed.
 
-``python -m benchmark.sizing --out DIR [--half-width 6] [--actors A ...]`` reads a run with two or more
-seeds of some split (``benchmark.coverage`` estimates each row's seed and actor spreads from it) and prints,
-per row:
+``bench plan sizing --out DIR [--half-width 6] [--actors A ...]`` (or ``python -m benchmark.sizing``) reads a
+run with two or more seeds of some split (``benchmark.coverage`` estimates each row's seed and actor spreads
+from it) and prints, per row:
 
 * a bound that no test set can beat: the mean of n training runs (splits x seeds) varies by the seed
   spread / sqrt(n) whatever is tested, and a normal interval that covers ``coverage`` of the time is at
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from benchmark.cli import UsageError
 from benchmark.coverage import Components, Design, run_components, simulate_row
 
 COVERAGE = 0.93
@@ -77,22 +78,23 @@ def minutes_per_run(out_dir: str) -> tuple[float, float]:
     return first, (float(np.median(rest)) / 60 if len(rest) else first)
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m benchmark.sizing", description=__doc__.split("\n\n")[0])
+def add_arguments(parser) -> None:
+    """The options of ``python -m benchmark.sizing`` and ``bench plan sizing``."""
     parser.add_argument("--out", required=True, help="a video run directory with >= 2 seeds of some split")
     parser.add_argument("--half-width", type=float, default=6.0, help="target half-width in points (default 6)")
     parser.add_argument("--splits", type=int, default=3, help="splits of the design (default 3, all)")
     parser.add_argument("--actors", type=int, nargs="+", default=[4, 12], help="test actors per split to try")
     parser.add_argument("--sims", type=int, default=100, help="simulated runs per design tried")
-    args = parser.parse_args(argv)
+
+
+def run(args) -> int:
+    """Print the seeds per split each row needs and the run's cost at that design. A bad option raises
+    ``UsageError``; a run without a row that has two seeds of a split raises ``ValueError``."""
     if args.half_width <= 0 or args.splits < 1 or min(args.actors) < 1 or args.sims < 10:
-        parser.error("--half-width must be > 0, --splits and --actors >= 1, --sims >= 10")
+        raise UsageError("--half-width must be > 0, --splits and --actors >= 1, --sims >= 10")
     components = run_components(args.out)
     if not components:
-        print(f"{args.out}: no row has two seeds of a split", file=sys.stderr)
-        return 2
+        raise ValueError(f"{args.out}: no row has two seeds of a split")
     h = args.half_width / 100
     print(f"target: 95% interval within +-{args.half_width:g} points covering >= {COVERAGE:.0%}, "
           f"{args.splits} split(s); seeds per split needed (simulated, {args.sims} runs per design)")
@@ -118,6 +120,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"every row at {a} test actors: {args.splits} x {seeds} = {runs} runs, about "
               f"{first + (runs - 1) * per_run:.0f} min at this run's cost")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmark.sizing", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except (ValueError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -95,3 +95,11 @@ def test_a_malformed_design_is_one_clear_error(capsys):
     with pytest.raises(SystemExit):
         main(["--out", "nowhere", "--designs", "3x5"])
     assert "a design is SPLITSxSEEDSxACTORS" in capsys.readouterr().err
+
+
+def test_a_missing_run_is_one_clear_error(tmp_path, capsys):
+    from benchmark.coverage import main
+
+    assert main(["--out", str(tmp_path / "no-such-run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("no results store at"), err
