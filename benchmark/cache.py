@@ -1,14 +1,15 @@
 """Content-addressed on-disk cache for expensive per-video artefacts (frames, flow, features).
 
 Every write goes to a temporary file in the same directory and is moved into place with
-``os.replace``, so a killed process or a full disk never leaves a partial artefact behind.
+``os.replace``, so a killed process or a full disk never leaves a partial artefact behind. Every atomic
+file write of the package (cache artefacts, checkpoints, reports, baselines) goes through ``atomic_write``.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,10 +22,27 @@ def stable_hash(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """A new, empty temporary file beside ``path``, opened for writing.
+
+    Created with mode 0666 so that the umask decides its permissions, as for any file the user writes
+    (0644 under umask 022); ``tempfile.mkstemp`` makes 0600 files, which ``os.replace`` would carry over.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
+
+
 def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
     """Write through ``write(handle)`` into a temporary file, fsync, then move it into place."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)

@@ -456,13 +456,72 @@ def _pooled(rows: list[tuple[str, dict]]) -> dict:
     return merged
 
 
+def _row_groups(snap: dict) -> dict[tuple[str, str, str], dict[str, set]]:
+    """(profile, suite, dataset) -> the splits, seeds and methods (variants folded) of the snapshot's rows."""
+    groups: dict[tuple[str, str, str], dict[str, set]] = {}
+    for key in snap.get("rows", {}):
+        parts = key.split("|")
+        group = groups.setdefault((parts[-4], parts[0], "|".join(parts[1:-4])),
+                                  {"splits": set(), "seeds": set(), "methods": set()})
+        group["splits"].add(int(parts[-3].split()[-1]))
+        group["seeds"].add(int(parts[-2].split()[-1]))
+        group["methods"].add(parts[-1].split("/")[0])
+    return groups
+
+
+def _holdings(snap: dict) -> str:
+    """E.g. 'profile smoke: video on synthetic-actions, splits 1, 2, 3, seed 0, 12 methods'."""
+    def numbered(name: str, values: set) -> str:
+        return f"{name}{'s' if len(values) > 1 else ''} {', '.join(map(str, sorted(values)))}"
+
+    parts = [f"profile {profile}: {suite} on {dataset}, "
+             + (f"{numbered('split', g['splits'])}, " if suite == "video" else "")
+             + f"{numbered('seed', g['seeds'])}, {len(g['methods'])} method{'s' if len(g['methods']) > 1 else ''}"
+             for (profile, suite, dataset), g in sorted(_row_groups(snap).items())]
+    return "; ".join(parts) or "no rows"
+
+
+def _matching_run(baseline: dict) -> str:
+    """The `bench run` command(s) whose rows include every row of the baseline."""
+    from benchmark.plan import DEFAULT_DATASETS
+    from benchmark.registry import methods_of
+
+    workers = {job.get("workers") for job in baseline.get("jobs", {}).values()} - {None}
+    groups = _row_groups(baseline)
+    by_profile: dict[str, list] = {}
+    for (profile, suite, dataset), g in sorted(groups.items()):
+        by_profile.setdefault(profile, []).append((suite, dataset, g))
+    commands = []
+    for profile, runs in by_profile.items():
+        if len(runs) == 2 and all(dataset == DEFAULT_DATASETS[suite] for suite, dataset, _ in runs):
+            merged = {k: set().union(*(g[k] for _, _, g in runs)) for k in ("seeds", "methods")}
+            runs = [("all", None, {**merged, "splits": next(g for s, _, g in runs if s == "video")["splits"]})]
+        for suite, dataset, g in runs:
+            words = ["bench run", f"--suite {suite}"]
+            if dataset is not None and dataset != DEFAULT_DATASETS[suite]:
+                words.append(f"--dataset {dataset}")
+            if suite != "all" and set(methods_of(suite)) - g["methods"]:
+                words.append(f"--methods {','.join(sorted(g['methods']))}")
+            words.append(f"--profile {profile}")
+            if suite != "generative":
+                splits = g["splits"]
+                words.append(f"--split {next(iter(splits)) if len(splits) == 1 else 'all'}")
+            if max(g["seeds"]) > 0:
+                words.append(f"--seeds {max(g['seeds']) + 1}")
+            if len(workers) == 1:
+                words.append(f"--workers {next(iter(workers))}")
+            commands.append("`" + " ".join([*words, "--out DIR"]) + "`")
+    return " and ".join(commands)
+
+
 def compare(baseline: dict, current: dict, tol: Tolerances = Tolerances()) -> list[Verdict]:
     if baseline.get("format") != FORMAT:
         raise ValueError(f"baseline format {baseline.get('format')!r} is not {FORMAT!r}: regenerate it with --update")
     if baseline["rows"] and not set(baseline["rows"]) & set(current["rows"]):
-        raise ValueError(f"the run shares no result row with the baseline (baseline profiles "
-                         f"{baseline.get('profiles')}, run profiles {current.get('profiles')}): "
-                         f"compare runs of the same suite, dataset, profile, splits and seeds")
+        raise ValueError(f"the run shares no result row with the baseline (the baseline holds "
+                         f"{_holdings(baseline)}; the run holds {_holdings(current)}): gate a run made like "
+                         f"the baseline's, {_matching_run(baseline)}, or make a baseline of this run's own profile "
+                         f"with `bench check --update --baseline FILE --out DIR` and gate later runs against FILE")
     verdicts: list[Verdict | _Pending] = []
     comparable: dict[str, list[str]] = {}   # method -> row keys done in both runs
     for key, base in baseline["rows"].items():

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sqlite3
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,12 +17,44 @@ DESCRIPTION = ("Benchmark classical computer vision against deep learning on the
 if TYPE_CHECKING:  # pandas is imported where a table is printed: `bench --help` stays fast
     import pandas as pd
 
+NOT_APPLICABLE = "–"   # a figure the row has no value for (clip hit@1 of a classical method, a failed job)
+
+
+@dataclass(frozen=True)
+class SummaryColumn:
+    """One column of the summary `bench run` prints after a run."""
+    name: str              # the results column
+    header: str
+    kind: str = "text"     # text | percent | count | seconds | a format such as "{:.2f}"
+    job: bool = False      # a figure of the whole job: printed once, on its method's line, not per variant
+
+
 SUMMARY_COLUMNS = {
-    "video": ["dataset", "method", "split", "seed", "status", "video_hit1", "clip_hit1", "video_hit5",
-              "mean_class_acc", "n_unscorable", "n_tied_top", "extract_s", "train_s", "infer_s"],
-    "generative": ["dataset", "method", "seed", "status", "kind", "nll_nats", "bits_per_dim", "gap_nats", "train_s",
-                   "infer_s"],
+    "video": (
+        SummaryColumn("dataset", "dataset", job=True), SummaryColumn("method", "method"),
+        SummaryColumn("split", "split", "count", job=True), SummaryColumn("seed", "seed", "count", job=True),
+        SummaryColumn("status", "status", job=True),
+        SummaryColumn("video_hit1", "video hit@1", "percent"), SummaryColumn("clip_hit1", "clip hit@1", "percent"),
+        SummaryColumn("video_hit5", "video hit@5", "percent"),
+        SummaryColumn("mean_class_acc", "mean class acc", "percent"),
+        SummaryColumn("n_unscorable", "unscorable", "count"), SummaryColumn("n_tied_top", "tied top", "count"),
+        SummaryColumn("extract_s", "extract (s)", "seconds", job=True),
+        SummaryColumn("train_s", "train (s)", "seconds", job=True),
+        SummaryColumn("infer_s", "infer (s)", "seconds", job=True),
+    ),
+    "generative": (
+        SummaryColumn("dataset", "dataset", job=True), SummaryColumn("method", "method"),
+        SummaryColumn("seed", "seed", "count", job=True), SummaryColumn("status", "status", job=True),
+        SummaryColumn("kind", "kind"), SummaryColumn("nll_nats", "NLL (nats)", "{:.1f}"),
+        SummaryColumn("bits_per_dim", "bits/dim", "{:.3f}"), SummaryColumn("gap_nats", "gap (nats)", "{:.2f}"),
+        SummaryColumn("train_s", "train (s)", "seconds", job=True),
+        SummaryColumn("infer_s", "infer (s)", "seconds", job=True),
+    ),
 }
+# `bench results` csv / json: these first (where present), then every other column in the store's order
+RESULT_COLUMNS_FIRST = ("method", "variant", "suite", "dataset", "profile", "split", "seed", "status",
+                        "video_hit1", "clip_hit1", "video_hit5", "mean_class_acc", "kind", "nll_nats",
+                        "bits_per_dim", "gap_nats", "extract_s", "train_s", "infer_s", "error")
 
 
 class UsageError(ValueError):
@@ -52,12 +86,87 @@ def _format(frame: pd.DataFrame, fmt: str) -> str:
         return frame.to_json(orient="records", indent=1)
     with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
                            "display.float_format", "{:.4g}".format):
-        return frame.to_string(index=False)
+        return frame.to_string(index=False, na_rep="")
 
 
-def summary(frame: pd.DataFrame, suite: str) -> pd.DataFrame:
-    rows = frame[frame["suite"] == suite]
-    return rows[[c for c in SUMMARY_COLUMNS[suite] if c in rows.columns]]
+def _missing(value) -> bool:
+    import pandas as pd
+
+    return value is None or (not isinstance(value, (list, dict)) and bool(pd.isna(value)))
+
+
+def _seconds(value: float) -> str:
+    if value == 0:
+        return "0"
+    if value < 0.01:
+        return "<0.01"
+    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def _cell(value, kind: str) -> str:
+    if _missing(value):
+        return NOT_APPLICABLE
+    if kind == "text":
+        return str(value)
+    if kind == "percent":
+        return f"{100 * value:.1f}%"
+    if kind == "count":
+        return str(int(value))
+    if kind == "seconds":
+        return _seconds(float(value))
+    return kind.format(value)
+
+
+def _aligned(header: list[str], lines: list[list[str]], left: list[bool]) -> str:
+    widths = [max(len(line[i]) for line in (header, *lines)) for i in range(len(header))]
+
+    def render(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if lft else c.rjust(w) for c, w, lft in zip(cells, widths, left)).rstrip()
+    return "\n".join(render(line) for line in (header, *lines))
+
+
+def summary(frame: pd.DataFrame, suite: str) -> str:
+    """The suite's results as a person reads them: one line per job (its method, status and timings), the
+    job's variants (channels, fusions, bounds) indented under it with their own figures."""
+    rows = frame[frame["suite"] == suite] if "suite" in frame else frame.iloc[:0]
+    if rows.empty:
+        return "(no results)"
+    columns = [c for c in SUMMARY_COLUMNS[suite]
+               if c.name == "method" or (c.name in rows and rows[c.name].map(lambda v: not _missing(v)).any())]
+    lines = [line for _, job in rows.groupby("job_key", sort=False)
+             for line in _job_lines(job.to_dict("records"), columns)]
+    return _aligned([c.header for c in columns], lines, [c.kind == "text" for c in columns])
+
+
+def _job_lines(records: list[dict], columns: list[SummaryColumn]) -> list[list[str]]:
+    """The method's line (the job's figures, and the row's own if the job has a row without variant), then
+    one indented line per variant with only the variant's figures."""
+    main = next((r for r in records if not r.get("variant")), None)
+    variant = records[0].get("variant") or ""
+    method = records[0]["method"][: -len(variant) - 1] if variant else records[0]["method"]
+    head = []
+    for c in columns:
+        if c.name == "method":
+            head.append(method)
+        elif c.job:
+            head.append(_cell(records[0].get(c.name), c.kind))
+        else:   # blank, not "–", when the figures are on the variant lines below
+            head.append(_cell(main.get(c.name), c.kind) if main is not None else "")
+    variants = [[f"  {r['variant']}" if c.name == "method" else "" if c.job else _cell(r.get(c.name), c.kind)
+                 for c in columns] for r in records if r is not main]
+    return [head, *variants]
+
+
+def next_commands(out: Path) -> str:
+    """What to do with a finished run, one command a line."""
+    out = shlex.quote(str(out))
+    commands = [(f"bench report --out {out}", "tables, figures and Findings"),
+                (f"bench check --baseline FILE --out {out}",
+                 "regression gate against a baseline (--update writes FILE from this run)"),
+                (f"bench results --out {out} --format csv", "every result row, for a spreadsheet")]
+    width = max(len(command) for command, _ in commands)
+    return "\n".join(f"{'next:' if i == 0 else '':5s} {command:{width}s}  {what}"
+                     for i, (command, what) in enumerate(commands))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -107,7 +216,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         store.close()
     for name in (["video", "generative"] if suite == "all" else [suite]):
         print(f"\n== {name} suite, {config.profile} profile, results in {config.out} ==")
-        print(_format(summary(frame, name), "table"))
+        print(summary(frame, name))
+    print("\n" + next_commands(config.out))
     if failed:
         print(f"\n{failed} job(s) failed; see the error column of `bench results --out {config.out}`. "
               f"Rerunning the same command retries them.", file=sys.stderr)
@@ -166,21 +276,46 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def structure_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns holding a whole list or mapping in a cell (confusion matrices, per-class or per-level lists)."""
+    return [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, (list, dict))).any()]
+
+
+def results_for_export(frame: pd.DataFrame, fmt: str, wide: bool = False) -> pd.DataFrame:
+    """Key and headline columns first; for csv, the structure columns left out (``wide``: kept, as JSON text)."""
+    import json
+
+    first = [c for c in RESULT_COLUMNS_FIRST if c in frame.columns]
+    frame = frame[first + [c for c in frame.columns if c not in first]]
+    if fmt != "csv":
+        return frame
+    structures = structure_columns(frame)
+    if not wide:
+        return frame.drop(columns=structures)
+    return frame.assign(**{c: frame[c].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
+                           for c in structures})
+
+
 def cmd_results(args: argparse.Namespace) -> int:
     from benchmark.store import Store
 
+    fmt = _choice(args.format, ("table", "csv", "json"), "format")
+    if args.wide and fmt != "csv":
+        raise UsageError("--wide applies to --format csv (json always holds every column)")
     store = Store(args.out, readonly=True)
     try:
         frame = store.results(history=args.history)
     finally:
         store.close()
-    if args.format == "table" and not frame.empty and not args.all_columns:
+    if not frame.empty:
+        frame = results_for_export(frame, fmt, args.wide)
+    if fmt == "table" and not frame.empty and not args.all_columns:
         keep = ["suite", "dataset", "split", "method", "seed", "status", "video_hit1", "clip_hit1",
                 "mean_class_acc", "kind", "nll_nats", "bits_per_dim", "extract_s", "train_s", "infer_s",
                 "train_clips_per_s", "infer_clips_per_s", "decoder", "group_protocol", "commit", "device_name",
                 "finished", "error"]
         frame = frame[[c for c in keep if c in frame.columns]]
-    print(_format(frame, _choice(args.format, ("table", "csv", "json"), "format")))
+    print(_format(frame, fmt))
     return 0
 
 
@@ -220,9 +355,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="classes for --costs (default: 101 as UCF101 for paper, else 10)")
     lst.set_defaults(func=cmd_list)
 
-    res = sub.add_parser("results", help="print the tidy result rows of a run")
-    res.add_argument("--out", default=str(DEFAULT_OUT))
-    res.add_argument("--format", default="table", help="table | csv | json")
+    res = sub.add_parser(
+        "results", help="print the tidy result rows of a run",
+        description="One row per method (and variant), dataset, split and seed. csv and json start with the "
+                    "key and headline columns (method, variant, suite, dataset, profile, split, seed, status, "
+                    "video_hit1, clip_hit1, video_hit5, mean_class_acc, kind, nll_nats, bits_per_dim, ...), "
+                    "then every other column. Columns holding a whole matrix or list per row (confusion "
+                    "matrices, per-class or per-level lists) are left out of csv unless --wide; json always "
+                    "holds them. Per-video predictions stay in the store (OUT/results.sqlite).")
+    res.add_argument("--out", default=str(DEFAULT_OUT), help=f"run directory (default: {DEFAULT_OUT})")
+    res.add_argument("--format", default="table", help="table | csv | json (default: table)")
+    res.add_argument("--wide", action="store_true",
+                     help="csv: also the matrix and list columns (e.g. confusion), each cell as JSON text")
     res.add_argument("--all-columns", action="store_true", help="table: every column, not a selection")
     res.add_argument("--history", action="store_true", help="also rows superseded by a newer config or code")
     res.set_defaults(func=cmd_results)
@@ -267,6 +411,9 @@ def _optional_commands():
         registrars.append(register_report_commands)
     except ImportError as exc:
         registrars.append(_unavailable(("report", "check"), exc))
+    from benchmark.plan_cli import register_plan_command   # light: its tools import when run
+
+    registrars.append(register_plan_command)
     return registrars
 
 

@@ -39,11 +39,21 @@ def register_report_commands(subparsers) -> None:
                         help="where the reports go (default: OUT/reports, beside the first run's results)")
     report.set_defaults(func=cmd_report)
 
-    check = subparsers.add_parser("check", help="CI gate: fail on accuracy or speed regressions beyond noise")
+    check = subparsers.add_parser(
+        "check", help="CI gate: fail on accuracy or speed regressions beyond noise",
+        description="Compare a run with a baseline and fail on accuracy or speed regressions beyond noise. "
+                    "A baseline gates runs of its own suite, dataset, profile, splits and seeds: "
+                    "reports/baseline-smoke.json is the smoke profile on every split "
+                    "(`bench run --suite all --profile smoke --split all --workers 1`). To gate runs of "
+                    "another profile or dataset, make a baseline of your own: run it once, then "
+                    "`bench check --update --baseline FILE --out DIR`, and check later runs against FILE.")
     check.add_argument("--baseline", required=True, help="baseline JSON (written by --update)")
     check.add_argument("--out", action="append", default=None,
                        help=f"run directory; repeat for several (default: {DEFAULT_OUT})")
-    check.add_argument("--update", action="store_true", help="write the run as the new baseline instead")
+    check.add_argument("--update", action="store_true",
+                       help="write the run as the baseline FILE instead of checking it: the way to make a "
+                            "baseline of your own profile, dataset or machine (from committed code; see "
+                            "--allow-dirty)")
     check.add_argument("--margin", type=float, default=defaults.margin,
                        help=f"tolerated drop of video hit@1, absolute (default: {defaults.margin})")
     check.add_argument("--nll-margin", type=float, default=defaults.nll_margin,

@@ -189,8 +189,44 @@ def test_a_run_of_another_profile_is_an_error_not_a_verdict(current):
     other = copy.deepcopy(current)
     other["rows"] = {k.replace("|smoke|", "|quick|"): v for k, v in other["rows"].items()}
     other["profiles"] = ["quick"]
-    with pytest.raises(ValueError, match="shares no result row"):
+    with pytest.raises(ValueError, match="shares no result row") as raised:
         compare(current, other)
+    message = str(raised.value)
+    assert ("the baseline holds profile smoke: generative on digits, seed 0, 1 method; profile smoke: video on "
+            "toy, split 1, seed 0, 4 methods; the run holds profile quick:") in message
+    assert ("`bench run --suite video --dataset toy --methods alpha,beta,delta,gamma --profile smoke --split 1 "
+            "--workers 1 --out DIR`") in message
+    assert "`bench run --suite generative --methods pixelcnn --profile smoke --workers 1 --out DIR`" in message
+    assert "`bench check --update --baseline FILE --out DIR`" in message
+
+
+def test_the_committed_baseline_names_the_run_that_matches_it():
+    from pathlib import Path
+
+    from benchmark.check import _matching_run
+
+    baseline = json.loads((Path(__file__).resolve().parents[1] / "reports" / "baseline-smoke.json").read_text())
+    assert _matching_run(baseline) == "`bench run --suite all --profile smoke --split all --workers 1 --out DIR`"
+
+
+def test_cli_check_of_another_profile_says_how_to_gate_it(run_dir, tmp_path, capsys):
+    baseline = tmp_path / "baseline.json"
+    assert main(["check", "--baseline", str(baseline), "--out", str(run_dir), "--update", "--allow-dirty"]) == 0
+    data = json.loads(baseline.read_text())
+    data["rows"] = {k.replace("|smoke|", "|paper|").replace("split 1", "split 2"): v for k, v in data["rows"].items()}
+    baseline.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), "--out", str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"bench: error: {baseline}: the run shares no result row")
+    assert "video on toy, split 2, seed 0, 4 methods" in err[0] and "the run holds profile smoke" in err[0]
+    assert "--profile paper --split 2 --workers 1 --out DIR`" in err[0]
+    assert "`bench check --update --baseline FILE --out DIR`" in err[0]
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--update write the run as the baseline FILE instead of checking it: the way to make a baseline of " \
+           "your own profile" in help_text
 
 
 def test_cli_update_then_check_and_exit_codes(run_dir, tmp_path, capsys):

@@ -7,7 +7,8 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
-from benchmark.cli import main
+from benchmark.cli import main, summary
+from benchmark.outcome import JobOutcome, RowResult
 from benchmark.store import Store
 
 
@@ -29,7 +30,7 @@ def smoke_run(tmp_path_factory):
 
 def test_run_prints_summary_and_stores_provenance(smoke_run):
     out, stdout = smoke_run
-    assert "feature-histograms" in stdout and "video_hit1" in stdout
+    assert "feature-histograms" in stdout and "video hit@1" in stdout
     store = Store(out, readonly=True)
     frame = store.results()
     row = frame.iloc[0]
@@ -45,10 +46,10 @@ def test_run_prints_summary_and_stores_provenance(smoke_run):
 def test_rerun_is_a_no_op(smoke_run):
     out, _ = smoke_run
     before = Store(out, readonly=True).results()
-    code, stdout, _ = bench("run", "--profile", "smoke", "--methods", "feature-histograms", "--out", str(out),
-                            "--device", "cpu")
+    code, stdout, stderr = bench("run", "--profile", "smoke", "--methods", "feature-histograms", "--out", str(out),
+                                 "--device", "cpu")
     after = Store(out, readonly=True).results()
-    assert code == 0 and "1 of 1 jobs already done" in stdout
+    assert code == 0 and "1 of 1 jobs already done" in stdout + stderr
     assert list(after["finished"]) == list(before["finished"])
 
 
@@ -99,8 +100,98 @@ def test_list_costs_paper_profile_counts_c3d_as_published():
 
 def test_run_summary_has_a_dataset_column(smoke_run):
     _, stdout = smoke_run
-    header = next(line for line in stdout.splitlines() if "video_hit1" in line)
-    assert header.split()[:2] == ["dataset", "method"] and "n_tied_top" in header
+    header = next(line for line in stdout.splitlines() if "video hit@1" in line)
+    assert header.split()[:2] == ["dataset", "method"] and "tied top" in header
+
+
+def test_run_summary_is_readable_and_names_the_next_commands(smoke_run):
+    out, stdout = smoke_run
+    assert "NaN" not in stdout and "nan" not in stdout.lower().replace("synthetic", "")
+    header = next(line for line in stdout.splitlines() if line.startswith("dataset"))
+    row = next(line for line in stdout.splitlines() if line.startswith("synthetic-actions"))
+    assert "%" in row and "extract" not in header     # hit@1 as a percentage; the histograms have no extract phase
+    lines = stdout.rstrip().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("next:"))
+    commands = " ".join(lines[first:])
+    assert first >= len(lines) - 3
+    for command in (f"bench report --out {out}", f"bench check --baseline FILE --out {out}",
+                    f"bench results --out {out} --format csv"):
+        assert command in commands
+
+
+def _store_with_variants(out):
+    """A classical job with two channel variants, a deep job with clip accuracy, a failed job."""
+    store = Store(out)
+    run_id = store.start_run("bench run (test)", {}, {}, "t0")
+    job = {"suite": "video", "dataset": "toy", "split": 1, "profile": "smoke", "seed": 0, "device": "cpu",
+           "code_version": "t"}
+    rows = [RowResult(variant, {"video_hit1": hit, "video_hit5": 0.9, "mean_class_acc": hit}, [])
+            for variant, hit in (("combined", 0.625), ("hof", 0.25))]
+    store.record(run_id, {**job, "job_key": "k1", "method": "dt-bow-svm"}, "done",
+                 JobOutcome(rows, {"extract_s": 4.5, "train_s": 12.34, "infer_s": 0.0631}), None, {}, "t0", "t1")
+    deep = RowResult("", {"video_hit1": 0.1, "clip_hit1": 0.1375, "video_hit5": 0.5, "mean_class_acc": 0.1}, [])
+    store.record(run_id, {**job, "job_key": "k2", "method": "c3d"}, "done",
+                 JobOutcome([deep], {"extract_s": 0.03, "train_s": 1.809, "infer_s": 0.5255}), None, {}, "t0", "t1")
+    store.record(run_id, {**job, "job_key": "k3", "method": "lrcn"}, "failed", None, "ValueError: x", {},
+                 "t0", "t1")
+    frame = store.results()
+    store.close()
+    return frame
+
+
+def test_summary_groups_variants_under_their_job(tmp_path):
+    text = summary(_store_with_variants(tmp_path), "video")
+    lines = text.splitlines()
+    assert "NaN" not in text and "nan" not in text
+    assert [line.split()[1] for line in lines if line.startswith("toy")] == ["c3d", "dt-bow-svm", "lrcn"]
+    method_line = next(line for line in lines if "dt-bow-svm" in line)
+    variants = lines[lines.index(method_line) + 1:lines.index(method_line) + 3]
+    assert [v.split()[0] for v in variants] == ["combined", "hof"] and all(v.startswith(" ") for v in variants)
+    assert "12.34" in method_line and not any("12.34" in v or "4.50" in v for v in variants)   # once per job
+    assert "62.5%" in variants[0] and "25.0%" in variants[1] and "%" not in method_line
+    c3d = next(line for line in lines if "c3d" in line)
+    assert "13.8%" in c3d and "1.81" in c3d and "–" not in c3d
+    assert "–" in variants[0]                              # no clip accuracy for a classical method
+    lrcn = next(line for line in lines if "lrcn" in line)
+    assert "failed" in lrcn and lrcn.count("–") >= 4
+    assert lines[0].split("  ")[0:2] == ["dataset", "method"] and "video hit@1" in lines[0]
+
+
+def _csv_rows(text):
+    import csv
+
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_results_csv_puts_key_columns_first_and_leaves_matrices_to_json(smoke_run):
+    out, _ = smoke_run
+    code, stdout, _ = bench("results", "--out", str(out), "--format", "csv")
+    assert code == 0
+    header = stdout.splitlines()[0].split(",")
+    assert header[:12] == ["method", "variant", "suite", "dataset", "profile", "split", "seed", "status",
+                           "video_hit1", "clip_hit1", "video_hit5", "mean_class_acc"]
+    assert "confusion" not in header
+    assert not any(cell.startswith(("[", "{")) for row in _csv_rows(stdout) for cell in row.values())
+    code, stdout, _ = bench("results", "--out", str(out), "--format", "json")
+    rows = json.loads(stdout)
+    assert list(rows[0])[:3] == ["method", "variant", "suite"]
+    assert isinstance(rows[0]["confusion"], list) and len(rows[0]["confusion"]) > 1
+
+
+def test_results_csv_wide_brings_the_matrices(smoke_run):
+    out, _ = smoke_run
+    code, stdout, _ = bench("results", "--out", str(out), "--format", "csv", "--wide")
+    assert code == 0
+    row = _csv_rows(stdout)[0]
+    confusion = json.loads(row["confusion"])
+    assert len(confusion) == len(confusion[0]) > 1 and sum(map(sum, confusion)) == int(float(row["n_videos"]))
+    code, _, stderr = bench("results", "--out", str(out), "--format", "json", "--wide")
+    assert code == 2 and "--wide applies to --format csv" in stderr
+    help_out = io.StringIO()
+    with redirect_stdout(help_out), pytest.raises(SystemExit):
+        main(["results", "--help"])
+    help_text = " ".join(help_out.getvalue().split())
+    assert "--wide" in help_text and "left out of csv unless --wide" in help_text
 
 
 def test_help_is_a_description_and_datasets_are_readable():
