@@ -128,7 +128,9 @@ class DaskExecutor:
         except Exception:  # scheduler unreachable: as good as no worker
             return 0
 
-    def run(self, tasks: Iterable[JobTask]) -> Iterator[tuple[JobTask, TaskResult]]:
+    def run(self, tasks: Iterable[JobTask], on_start: Callable[[JobTask], None] | None = None
+            ) -> Iterator[tuple[JobTask, TaskResult]]:
+        """(task, result) as jobs complete; ``on_start(task)`` is called when a job is first submitted."""
         from distributed import wait
 
         transient = _transient_errors()
@@ -158,6 +160,8 @@ class DaskExecutor:
                                                     started, now())))
                     continue
                 in_flight[future] = (task, attempt, started, time.monotonic())
+                if attempt == 0 and on_start is not None:
+                    on_start(task)
             return failed
 
         def give_up(future, reason: str) -> tuple[JobTask, TaskResult]:

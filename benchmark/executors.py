@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from benchmark.provenance import now
 from benchmark.runner import JobTask, TaskResult, execute
@@ -66,8 +66,12 @@ class LocalExecutor:
         self._context = mp.get_context("forkserver")
         self._context.set_forkserver_preload(_PRELOAD)
 
-    def run(self, tasks: Iterable[JobTask]) -> Iterator[tuple[JobTask, TaskResult]]:
+    def run(self, tasks: Iterable[JobTask], on_start: Callable[[JobTask], None] | None = None
+            ) -> Iterator[tuple[JobTask, TaskResult]]:
+        """Each task's (task, result), in order; ``on_start(task)`` is called as its job starts."""
         for task in tasks:
+            if on_start is not None:
+                on_start(task)
             started = now()
             with ProcessPoolExecutor(max_workers=1, mp_context=self._context,
                                      initializer=die_with_driver, initargs=(os.getpid(),)) as pool:

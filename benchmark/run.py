@@ -8,18 +8,19 @@ import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 
 from benchmark import decoding, plan, protocol, provenance
 from benchmark.cache import Cache, stable_hash
-from benchmark.progress import progress
+from benchmark.progress import RunLog, interactive, log, progress
 from benchmark.config import RunConfig, frame_spec_for
 from benchmark.data.datasets import EMBEDDED, DatasetError, DatasetSplit, open_split
 from benchmark.data.video import FrameSpec, VideoReadError, VideoSet
 from benchmark.registry import methods_of
 from benchmark.runner import Job, JobTask
-from benchmark.store import STORE_NAME, Store, exclusive
+from benchmark.store import LOCK_NAME, STORE_NAME, Store, exclusive
 from benchmark.validation import carve, chosen_on
 
 
@@ -223,58 +224,124 @@ def check_disk(config: RunConfig, cache: Cache) -> None:
                              f"{human_bytes(free)} free; free space or point BENCH_CACHE elsewhere")
 
 
+class MissingDependencyError(ValueError):
+    """An optional dependency of the command does not import: one line naming the extra to install."""
+
+
+def require_executor(config: RunConfig) -> None:
+    """Stop before anything is created when the executor's optional dependency does not import."""
+    if config.executor != "dask":
+        return
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
+
+        import benchmark.dask_executor  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError(f"--executor dask needs dask and distributed, which do not import here "
+                                     f"({exc}); install it with pip install -e '.[dask]'") from None
+
+
 def make_executor(config: RunConfig):
     if config.executor == "local":
         from benchmark.executors import LocalExecutor
 
         return LocalExecutor()
     if config.executor == "dask":
+        require_executor(config)
         from benchmark.dask_executor import DaskExecutor
 
         return DaskExecutor(config.scheduler, config.workers)
     raise ValueError(f"unknown executor {config.executor!r}; valid: local, dask")
 
 
+def _to_create(out: Path) -> list[Path]:
+    """What a run creates in ``out`` before its first job, if absent: lock, store, the folder and its parents."""
+    names = (LOCK_NAME, STORE_NAME, f"{STORE_NAME}-wal", f"{STORE_NAME}-shm")
+    paths = [out / name for name in names if not (out / name).exists()]
+    folder = out.absolute()
+    while not folder.exists() and folder != folder.parent:
+        paths.append(folder)
+        folder = folder.parent
+    return paths
+
+
+def _remove_created(paths: list[Path]) -> None:
+    """Remove what a failed start created; a folder only when empty (never anything put there since)."""
+    for path in paths:
+        try:
+            path.rmdir() if path.is_dir() else path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _record(task: JobTask, protocols: dict[int, dict]) -> dict:
+    job = task.job
+    return {"job_key": task.key, "suite": job.suite, "dataset": job.dataset, "split": job.split,
+            "method": job.method, "profile": job.profile, "seed": job.seed, "device": job.device,
+            "code_version": task.code_version,
+            "params": {**_data_params(task.data), **_protocol_params(protocols, job),
+                       "evaluated_on": job.evaluated_on, "settings_chosen_on": chosen_on(job.method, job.profile)}}
+
+
+def _run_jobs(config: RunConfig, store: Store, run_id: int, tasks: list[JobTask], executor,
+              protocols: dict[int, dict]) -> int:
+    """Hand the jobs not done yet to the executor and record each result; the number of failed jobs."""
+    todo = [t for t in tasks if store.job_status(t.key) != "done"]
+    log(f"{len(tasks) - len(todo)} of {len(tasks)} jobs already done in {config.out} (skipped); "
+        f"running {len(todo)}")
+    on_terminal = interactive()
+    jobs = RunLog(len(todo), enabled=not on_terminal)
+    to_run = {t.key for t in todo}
+    for task in tasks:
+        if task.key not in to_run:
+            jobs.skipped(task.job)
+    bar = progress(total=len(todo), desc="jobs", unit="job", enabled=on_terminal)
+    failed = 0
+    for task, result in executor.run(todo, on_start=lambda t: jobs.start(t.key, t.job)):
+        store.record(run_id, _record(task, protocols), result.status, result.outcome, result.error,
+                     provenance.provenance(task.job.device), result.started, result.finished)
+        failed += result.status != "done"
+        variants = [row.variant for row in result.outcome.rows] if result.outcome else []
+        jobs.finish(task.key, task.job, result.status, variants)
+        bar.set_postfix_str(f"{task.job.method}: {result.status}")
+        bar.update()
+    bar.close()
+    store.finish_run(run_id, provenance.now())
+    return failed
+
+
 def run(config: RunConfig, argv: list[str]) -> int:
-    """Run every job of the config not already done in the store; return the number of failed jobs."""
+    """Run every job of the config not already done in the store; return the number of failed jobs.
+
+    A run that stops before its first job leaves no output folder, lock or store behind that it created."""
+    require_executor(config)
+    created = _to_create(config.out)
+    started = provenance.now()
     cache = Cache()
     with exclusive(config.out):
-        # an existing store is checked first (a damaged one is named before anything else); a new one is only
-        # created once the protocol guard and the disk-space check have passed
-        store = Store(config.out) if (config.out / STORE_NAME).exists() else None
+        store = executor = None
+        jobs_started = False
         try:
+            # an existing store is checked first (a damaged one is named before anything else); a new one is only
+            # created once the protocol guard, the disk-space check, the plan and the executor stand
+            if (config.out / STORE_NAME).exists():
+                store = Store(config.out)
             protocols = guard_protocol(config, cache)
             check_disk(config, cache)
+            tasks = plan_tasks(config, cache)
+            executor = make_executor(config)
             store = store or Store(config.out)
             run_id = store.start_run(shlex.join(["bench", *argv]), config.to_json(),
-                                     provenance.provenance(config.device), provenance.now())
-            tasks = plan_tasks(config, cache)
-            todo = [t for t in tasks if store.job_status(t.key) != "done"]
-            if len(todo) < len(tasks):
-                print(f"{len(tasks) - len(todo)} of {len(tasks)} jobs already done in {config.out}; "
-                      f"running {len(todo)}")
-            failed = 0
-            executor = make_executor(config)
-            try:
-                bar = progress(total=len(todo), desc="jobs", unit="job")
-                for task, result in executor.run(todo):
-                    job = task.job
-                    record = {"job_key": task.key, "suite": job.suite, "dataset": job.dataset,
-                              "split": job.split, "method": job.method, "profile": job.profile,
-                              "seed": job.seed, "device": job.device, "code_version": task.code_version,
-                              "params": {**_data_params(task.data), **_protocol_params(protocols, job),
-                                         "evaluated_on": job.evaluated_on,
-                                         "settings_chosen_on": chosen_on(job.method, job.profile)}}
-                    store.record(run_id, record, result.status, result.outcome, result.error,
-                                 provenance.provenance(job.device), result.started, result.finished)
-                    failed += result.status != "done"
-                    bar.set_postfix_str(f"{job.method}: {result.status}")
-                    bar.update()
-                bar.close()
-            finally:
-                executor.close()
-            store.finish_run(run_id, provenance.now())
-            return failed
+                                     provenance.provenance(config.device), started)
+            jobs_started = True
+            return _run_jobs(config, store, run_id, tasks, executor, protocols)
         finally:
-            if store is not None:
-                store.close()
+            try:
+                if executor is not None:
+                    executor.close()
+            finally:
+                if store is not None:
+                    store.close()
+                if not jobs_started:
+                    _remove_created(created)

@@ -17,6 +17,7 @@ import numpy as np
 from benchmark.data.datasets import DatasetSplit
 from benchmark.methods import MethodContext, Scores, lookup
 from benchmark.outcome import JobOutcome, RowResult
+from benchmark.progress import job_label
 from benchmark.provenance import now
 from benchmark.reference_workload import reference_seconds
 from benchmark.timing import PhaseTimer
@@ -116,9 +117,10 @@ def warnings_line(caught: list[warnings.WarningMessage], label: str) -> str | No
 
 def execute(task: JobTask) -> TaskResult:
     """Run one job; any exception becomes a failed result with a one-line reason. Warnings raised by
-    libraries during the job (e.g. scikit-learn's ConvergenceWarning) are printed as one line."""
+    libraries during the job (e.g. scikit-learn's ConvergenceWarning) are printed as one line. Off a terminal,
+    the job's long phases log lines that name it."""
     job = task.job
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, job_label(f"{job.method} split {job.split} seed {job.seed}"):
         warnings.simplefilter("always")
         result = _execute(task)
     line = warnings_line(caught, f"job {job.method} (split {job.split}, seed {job.seed})")

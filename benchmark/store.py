@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # imported where a frame is built: `bench` start-up does not 
     import pandas as pd
 
 STORE_NAME = "results.sqlite"
+LOCK_NAME = ".lock"   # held by the one `bench run` writing the directory
 SCHEMA_VERSION = 1
 
 # MIGRATIONS[v] brings a store at version v to v + 1.
@@ -287,7 +288,7 @@ def exclusive(out_dir: Path | str) -> Iterator[None]:
     """Hold the output directory for one ``bench run``; a second one refuses with a clear message."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lock_path = out / ".lock"
+    lock_path = out / LOCK_NAME
     handle = open(lock_path, "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -38,6 +38,8 @@ def test_dask_run_matches_local_run(tmp_path):
     dask = bench([*common, "--executor", "dask", "--out", str(tmp_path / "dask")], cache)
     dask_s = time.perf_counter() - started
     assert dask.returncode == 0, dask.stderr[-2000:]
+    job = "feature-histograms on synthetic-actions split 1 seed 0"
+    assert f"job started: {job};" in dask.stderr and f"job done: {job} in " in dask.stderr   # the log of the driver
     print(f"smoke feature-histograms wall time: local {local_s:.1f} s, dask (2-worker LocalCluster) {dask_s:.1f} s")
 
     local_rows, local_predictions = result_table(tmp_path / "local")
@@ -125,8 +127,11 @@ def test_deterministic_failures_are_not_retried(executor, log_dir):
 
 
 def test_a_dead_worker_is_retried_a_bounded_number_of_times(executor, log_dir):
+    started = []
     results = {t.job.method: r for t, r in executor.run([fake_task("dies-once"), fake_task("dies-always"),
-                                                        fake_task("survivor")])}
+                                                        fake_task("survivor")],
+                                                       on_start=lambda task: started.append(task.job.method))}
+    assert sorted(started) == ["dies-always", "dies-once", "survivor"]   # a retry is not a new start
     assert results["dies-once"].status == "done"
     assert attempts(log_dir, "dies-once") == 2
     assert results["dies-always"].status == "failed"

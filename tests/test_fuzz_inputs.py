@@ -4,7 +4,8 @@
    traceback. Allowed outcomes: a parsed result, or SplitFileError / VideoReadError / DatasetError.
 2. A corpus of named bad inputs (split files, classInd, videos, results stores, baselines, arguments), each
    run through the ``bench`` command: exit code 2, exactly one ``bench: error:`` line that names the file
-   (and line) at fault, no traceback, and every file that existed before is still there, byte for byte.
+   (and line) at fault, no traceback, and every file that existed before is still there, byte for byte. A
+   failed ``bench run`` also leaves no file or folder behind that it created (output folder, lock, store).
 """
 from __future__ import annotations
 
@@ -175,6 +176,7 @@ def test_video_reader_on_arbitrary_bytes(tmp_path, data, suffix):
 
 # --- the corpus: named bad inputs through the `bench` command ----------------------------------
 
+import sys  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Callable  # noqa: E402
 
@@ -192,6 +194,7 @@ class Case:
     name: str
     build: Callable[[Path], list[str]]   # writes the inputs under tmp_path, returns the bench arguments
     expect: tuple[str, ...]              # what the error line must name (the file, the line, the flag)
+    hide: tuple[str, ...] = ()           # modules that do not import (an optional dependency not installed)
 
 
 def _put(path: Path, content) -> None:
@@ -597,6 +600,11 @@ ARG_CASES = [
     Case("results --format xml", _args("results", "--out", "TMP/run", "--format", "xml", run=True),
          ("unknown format 'xml'",)),
     Case("results of no run", _args("results", "--out", "TMP/nothing"), ("no results store at", "nothing")),
+    Case("run --executor dask without dask", _args("run", "--executor", "dask", "--out", "TMP/new/out"),
+         ("--executor dask needs dask", "pip install -e '.[dask]'"), hide=("dask",)),
+    Case("run --executor dask without dask into a run", _args("run", "--executor", "dask", "--out", "TMP/run",
+                                                             run=True),
+         ("--executor dask needs dask",), hide=("dask",)),
 ]
 
 CORPUS = _split_cases() + _video_cases() + _store_cases() + _baseline_cases() + ARG_CASES
@@ -607,6 +615,11 @@ def _snapshot(root: Path) -> dict[str, bytes]:
             if p.is_file() and not p.is_symlink()}
 
 
+def _paths(root: Path) -> set[str]:
+    """Every file and folder under root but the artefact cache."""
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.relative_to(root).parts[0] != "cache"}
+
+
 def test_the_corpus_is_large_and_its_names_are_distinct():
     assert len({case.name for case in CORPUS}) == len(CORPUS) >= 150
 
@@ -614,8 +627,10 @@ def test_the_corpus_is_large_and_its_names_are_distinct():
 @pytest.mark.parametrize("case", CORPUS, ids=[c.name for c in CORPUS])
 def test_bad_input_gives_exit_2_one_line_naming_the_fault_and_loses_nothing(tmp_path, capsys, monkeypatch, case):
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    for module in case.hide:
+        monkeypatch.setitem(sys.modules, module, None)   # `import module` now fails as if not installed
     argv = case.build(tmp_path)
-    before = _snapshot(tmp_path)
+    before, paths_before = _snapshot(tmp_path), _paths(tmp_path)
     code = cli.main(argv)      # an uncaught exception (a traceback for the user) fails the test here
     captured = capsys.readouterr()
     lines = [line for line in captured.err.splitlines() if line.strip()]
@@ -629,3 +644,5 @@ def test_bad_input_gives_exit_2_one_line_naming_the_fault_and_loses_nothing(tmp_
     after = _snapshot(tmp_path)
     lost = [name for name, data in before.items() if after.get(name) != data]
     assert not lost, f"changed or removed: {lost}"
+    if argv[0] == "run":
+        assert _paths(tmp_path) <= paths_before, f"left behind: {sorted(_paths(tmp_path) - paths_before)}"
