@@ -317,36 +317,42 @@ def _pct_of(part) -> str:
     return f"{100 * detections / trials:.0f}% ({detections}/{trials})"
 
 
+POWER_CAPTION = ("Planted copies: how often each memorisation detector fires (y) against the fraction r of "
+                 "the sampler's output that are training images (x), one panel per space and copy kind, one "
+                 "line per detector. At r = 0 nothing is planted, so that point is the false-alarm rate, which "
+                 f"should stay near the dotted {ALPHA:.0%} line; a useful detector climbs to 100% at small r.")
+
+
 def power_figure(pooled) -> bytes:
     """Detection rate against r: one panel per (dataset, space, copy kind), one line per detector."""
-    from benchmark.report import _plt, _png
+    from benchmark.figures import LABEL_SIZE, pyplot, to_png
 
-    plt = _plt()
+    plt = pyplot()
     panels = [(d, s, k) for d in pooled["dataset"].unique() for s in SPACES for k in COPY_KINDS
               if ((pooled["dataset"] == d) & (pooled["space"] == s)).any()]
     cols = len(COPY_KINDS)
-    fig, axes = plt.subplots(math.ceil(len(panels) / cols), cols, figsize=(3.2 * cols, 2.6 * math.ceil(len(panels) / cols)),
-                             squeeze=False, sharey=True)
+    lines = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(lines, cols, figsize=(3.6 * cols, 3.0 * lines + 0.6), squeeze=False, sharey=True,
+                             layout="constrained")
     for ax, (dataset, space, kind) in zip(axes.flat, panels):
         part = pooled[(pooled["dataset"] == dataset) & (pooled["space"] == space)
                       & ((pooled["copy_kind"] == kind) | (pooled["rate"] == 0))]
         for detector in DETECTORS:
             line = part[part["detector"] == detector].sort_values("rate")
-            ax.plot(100 * line["rate"], 100 * line["detection_rate"], marker="o", ms=3, label=detector)
-        ax.axhline(100 * ALPHA, color="grey", lw=0.6, ls=":")
-        ax.set_title(f"{dataset}, {space}, {kind} copies", fontsize=8)
-        ax.set_xlabel("planted copies r (%)", fontsize=7)
+            ax.plot(100 * line["rate"], 100 * line["detection_rate"], marker="o", ms=4, label=detector)
+        ax.axhline(100 * ALPHA, color="grey", lw=0.8, ls=":")
+        ax.set_title(f"{dataset}, {space} space, {kind} copies", fontsize=LABEL_SIZE)
+        ax.set_xlabel("planted copies r (%)", fontsize=LABEL_SIZE)
         ax.set_ylim(-3, 103)
-        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=LABEL_SIZE - 1)
     for ax in axes[:, 0]:
-        ax.set_ylabel("detection rate (%)", fontsize=7)
+        ax.set_ylabel("detection rate (%)", fontsize=LABEL_SIZE)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=6, loc="center right")
-    fig.suptitle("planted copies: detection rate against the fraction of training copies (r = 0: false alarms; "
-                 f"dotted: {ALPHA:.0%})", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
-    return _png(fig)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=LABEL_SIZE)
+    return to_png(fig)
 
 
 def add_to_section(section, audits) -> None:
@@ -356,7 +362,7 @@ def add_to_section(section, audits) -> None:
         return
     section.extra_tables["Planted copies: how often each memorisation detector fires (false alarms at r = 0, "
                          "detection rate per copy kind and fraction r of training copies)"] = power_table(pooled)
-    section.figures["planted copies"] = power_figure(pooled)
+    section.add_figure("planted copies", power_figure(pooled), POWER_CAPTION)
     section.notes.append("Planted copies (benchmark/planted_copies.py): rules: " + "; ".join(
         f"{k}: {v}" for k, v in DETECTORS.items()) + ". Feature space: the 32-d code of a small convolutional "
         "autoencoder trained on the training split. Counts are detections / trials.")

@@ -2,16 +2,15 @@
 but bootstrap intervals over the stored per-item predictions).
 
 Per suite it writes ``<suite>.md``, ``<suite>.csv``, ``<suite>.tex`` (booktabs) and a self-contained
-``<suite>.html`` (figures embedded as base64 PNG); the PNGs also go to ``figures/`` for the Markdown.
+``<suite>.html`` (``benchmark.report_html``: figures embedded as base64 PNG, a sortable table); the PNGs
+also go to ``figures/`` for the Markdown. Every figure carries a caption saying what it shows and how
+to read it.
 Published numbers sit in their own "paper" column, always with their dataset and citation: they come
 from other data and other hardware and never stand in for ours.
 """
 from __future__ import annotations
 
-import base64
 import csv
-import html
-import io
 import re
 import sys
 from dataclasses import dataclass, field
@@ -21,9 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import planted_copies, protocol, stats
+from benchmark import planted_copies, protocol, report_html, stats
 from benchmark.cache import atomic_write_bytes
 from benchmark.check import collect, predictions
+from benchmark.report_figures import (ABLATION_CAPTION, ACCURACY_CAPTION, BITS_CAPTION, CONFUSION_CAPTION,
+                                      FINDINGS_CAPTION, PER_CLASS_CAPTION, THROUGHPUT_CAPTION, artefact_caption,
+                                      fig_ablation, fig_accuracy, fig_bits_per_dim, fig_confusions, fig_findings,
+                                      fig_per_class, fig_throughput)
 
 SUITES = ("video", "generative")
 PAPER_METRICS = {"video_hit@1": "video hit@1", "clip_hit@1": "clip hit@1", "video_hit@5": "hit@5",
@@ -31,6 +34,12 @@ PAPER_METRICS = {"video_hit@1": "video hit@1", "clip_hit@1": "clip hit@1", "vide
 DT_VARIANTS = ("traj", "hog", "hof", "mbh", "combined")
 STREAM_MODALITY = {"two-stream/spatial": "rgb", "two-stream/temporal": "flow"}   # rows narrower than their job
 N_BOOT = 1000
+# The figures group video rows by architecture; the registry's family only says classical or deep.
+VIDEO_GROUPS = {"feature-histograms": "classical", "dt-bow-svm": "classical", "dt-fv-svm": "classical",
+                "idt-bow-svm": "classical", "single-frame": "frame CNNs", "early-fusion": "frame CNNs",
+                "late-fusion": "frame CNNs", "slow-fusion": "frame CNNs", "c3d": "3-D CNN",
+                "two-stream": "two-stream", "lrcn": "recurrent", "gru-rcn": "recurrent"}
+CONFUSIONS_PER_FIGURE = 4     # more rows in a group: one per job (its last variant, e.g. "combined")
 
 
 @dataclass
@@ -41,10 +50,15 @@ class Section:
     display: pd.DataFrame
     numeric: pd.DataFrame
     figures: dict[str, bytes] = field(default_factory=dict)        # name -> PNG
+    captions: dict[str, str] = field(default_factory=dict)         # name -> what it shows, how to read it
+    placement: dict[str, str] = field(default_factory=dict)        # name -> "top", "figures", "samples", ...
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     findings: pd.DataFrame | None = None                           # computed claims (video suite)
     findings_note: str = ""
+
+    def add_figure(self, name: str, png: bytes, caption: str, where: str = "figures") -> None:
+        self.figures[name], self.captions[name], self.placement[name] = png, caption, where
 
 
 # --- published numbers ----------------------------------------------------------------------------
@@ -224,7 +238,8 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
         if flops is not None:
             flops_text = f"{_num(flops)} × {int(views) if views is not None else '?'}"
             flops_text += f" ({conventions.index(convention) + 1})" if convention else ""
-        record = {"dataset": dataset, "method": method, "family": family, "modality": modality,
+        record = {"dataset": dataset, "method": method, "family": family, "group": video_group(method, family),
+                  "modality": modality,
                   "runs": len(rows), "videos_per_run": _mean(rows, "n_videos"),
                   "clip_hit1": _mean(rows, "clip_hit1"), "video_hit1": _mean(rows, "video_hit1"),
                   "video_hit5": _mean(rows, "video_hit5"), "mean_class_acc": _mean(rows, "mean_class_acc"),
@@ -233,16 +248,18 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
                   "infer_clips_per_s": _mean(rows, "infer_clips_per_s"),
                   "infer_videos_per_s": _mean(rows, "infer_videos_per_s"), "device": _first(rows, "device_name"),
                   "n_unscorable": _total(rows, "n_unscorable"), "n_tied_top": _total(rows, "n_tied_top"),
-                  "paper": paper_text(published, method)}
+                  "settings_chosen_on": _first(rows, "settings_chosen_on"), "paper": paper_text(published, method)}
         for name, ci in (("video_hit1", hit1), ("video_hit5", hit5), ("mean_class_acc", mca)):
             record[f"{name}_low"], record[f"{name}_high"] = (ci.low, ci.high) if ci else (None, None)
         numeric.append(record)
-        display.append({"method": method, "modality": modality, "clip hit@1": _pct(None, record["clip_hit1"]),
+        display.append({"method": method, "family": record["group"], "modality": modality,
+                        "clip hit@1": _pct(None, record["clip_hit1"]),
                         "video hit@1": _pct(hit1, record["video_hit1"]), "hit@5": _pct(hit5, record["video_hit5"]),
                         "mean class acc": _pct(mca, record["mean_class_acc"]), "params": _num(record["params"]),
                         "FLOPs/view × views": flops_text, "train clips/s": _num(record["train_clips_per_s"]),
                         "infer clips/s": _num(record["infer_clips_per_s"]), "device": record["device"] or "",
                         "unscorable / tied": _counts(record["n_unscorable"], record["n_tied_top"]),
+                        "settings chosen on": record["settings_chosen_on"] or "",
                         "paper (their data, not ours)": record["paper"]})
         if record["n_unscorable"] or record["n_tied_top"]:
             unscorable_notes.append(f"{method}: {record['n_unscorable'] or 0} test video(s) it could not score "
@@ -260,17 +277,40 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
         table = (100 * done.groupby("method", sort=False)[pairs].mean()).round(1).reset_index()
         section.extra_tables["Class pairs one frame cannot separate (pair accuracy %, 50 = chance; point values)"] = \
             table.rename(columns={c: c[len("pair_acc_"):] for c in pairs})
-    if not numeric_frame.empty and (numeric_frame["infer_videos_per_s"] > 0).any():
-        section.figures["accuracy-vs-throughput"] = _fig_throughput(numeric_frame)
-    if confusions:
-        section.figures["confusion"] = _fig_confusions(confusions, classes)
-        section.figures["per-class-accuracy"] = _fig_per_class(confusions, classes)
+    n_classes = max((len(m) for m in confusions.values()), default=0)
+    if numeric_frame.get("video_hit1", pd.Series(dtype=float)).notna().any():
+        section.add_figure("accuracy-by-family", fig_accuracy(numeric_frame, n_classes), ACCURACY_CAPTION, "top")
     _add_findings(done, section)
+    if not numeric_frame.empty and (numeric_frame["infer_videos_per_s"] > 0).any():
+        section.add_figure("accuracy-vs-throughput", fig_throughput(numeric_frame), THROUGHPUT_CAPTION)
+    groups = dict(zip(numeric_frame.get("method", []), numeric_frame.get("group", [])))
+    for group, members in _confusion_groups(confusions, groups).items():
+        section.add_figure(f"confusion {group}", fig_confusions(members, classes),
+                           CONFUSION_CAPTION.format(group=group, methods=", ".join(members)))
+    if confusions:
+        section.add_figure("per-class-accuracy", fig_per_class(confusions, classes), PER_CLASS_CAPTION)
     ablation = {m: intervals[m] for m in intervals if m.split("/")[-1] in DT_VARIANTS and "/" in m}
     if ablation:
-        section.figures["dt-descriptor-ablation"] = _fig_ablation(ablation, published)
+        section.add_figure("dt-descriptor-ablation", fig_ablation(ablation, published, DT_VARIANTS), ABLATION_CAPTION)
     _failed_note(frame, section)
     return section
+
+
+def video_group(method: str, family: str = "") -> str:
+    """The architecture group a row is shown in (``VIDEO_GROUPS``; else the registry's family)."""
+    return VIDEO_GROUPS.get(method.split("/")[0]) or family or "other"
+
+
+def _confusion_groups(confusions: dict[str, np.ndarray], groups: dict[str, str]) -> dict[str, dict]:
+    """Confusion matrices by group; a group of many rows keeps one per job (its last variant)."""
+    by_group: dict[str, dict[str, np.ndarray]] = {}
+    for method, matrix in confusions.items():
+        by_group.setdefault(groups.get(method) or video_group(method), {})[method] = matrix
+    for group, members in by_group.items():
+        if len(members) > CONFUSIONS_PER_FIGURE:
+            last = {m.split("/")[0]: m for m in members}
+            by_group[group] = {m: members[m] for m in last.values()}
+    return by_group
 
 
 def _add_findings(done: pd.DataFrame, section: Section) -> None:
@@ -304,6 +344,8 @@ def _add_findings(done: pd.DataFrame, section: Section) -> None:
     seeds = sorted(rows["seed"].unique().tolist())
     section.findings_note = (f"{dataset}, split(s) {', '.join(map(str, splits))}, seed(s) "
                              f"{', '.join(map(str, seeds))}. " + findings.NOTE)
+    if section.findings["effect [95% CI]"].astype(bool).any():   # a forest of untested claims shows nothing
+        section.add_figure("findings", fig_findings(section.findings, findings.CLAIMS), FINDINGS_CAPTION, "top")
 
 
 # --- generative -----------------------------------------------------------------------------------
@@ -357,9 +399,9 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
     section.extra_tables["Published anchors († the papers' numbers on their data: binarised MNIST, CIFAR-10)"] = \
         anchors[["method", "dataset", "metric", "value", "source", "table", "checked", "note"]].reset_index(drop=True)
     if section.numeric["bits_per_dim"].notna().any():
-        section.figures["bits-per-dim"] = _fig_bits_per_dim(section.numeric)
+        section.add_figure("bits-per-dim", fig_bits_per_dim(section.numeric), BITS_CAPTION, "top")
     for name, path in artefacts.items():
-        section.figures[name] = path.read_bytes()
+        section.add_figure(name, path.read_bytes(), *artefact_caption(name))
     section.notes.append("bits/dim = nats / (D ln 2); 'kind' says whether the number is exact or a bound "
                          "(an upper bound on the NLL).")
     planted_copies.add_to_section(section, audits)
@@ -392,134 +434,6 @@ def _failed_note(frame: pd.DataFrame, section: Section) -> None:
     failed = frame[frame["status"] != "done"].drop_duplicates("job_key")
     for _, row in failed.iterrows():
         section.notes.append(f"FAILED: {row['method']} (split {row['split']}, seed {row['seed']}): {row['error']}")
-
-
-# --- figures --------------------------------------------------------------------------------------
-def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _fig_throughput(numeric: pd.DataFrame) -> bytes:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    # One point per job (its variants share one timing): the last variant, e.g. "combined", "fusion-svm".
-    rows = numeric[numeric["infer_videos_per_s"] > 0]
-    rows = rows.assign(job=rows["method"].str.split("/").str[0]).drop_duplicates(["dataset", "job"], keep="last")
-    for family, marker in (("classical", "s"), ("deep", "o"), ("", "^")):
-        part = rows[rows["family"] == family]
-        if part.empty:
-            continue
-        low = (part["video_hit1"] - part["video_hit1_low"].astype(float)).clip(lower=0).fillna(0)
-        high = (part["video_hit1_high"].astype(float) - part["video_hit1"]).clip(lower=0).fillna(0)
-        ax.errorbar(part["infer_videos_per_s"], 100 * part["video_hit1"], yerr=100 * np.vstack([low, high]),
-                    fmt=marker, capsize=3, label=family or "other")
-        for k, r in enumerate(part.itertuples()):   # alternate label heights: points often share a spot
-            ax.annotate(r.method, (r.infer_videos_per_s, 100 * r.video_hit1), fontsize=7,
-                        xytext=(4, (3, -9, 9)[k % 3]), textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_xlabel("inference throughput (test videos/s, all views; log scale)")
-    ax.set_ylabel("video hit@1 (%), 95% bootstrap interval")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _png(fig)
-
-
-def _grid(n: int, size: float):
-    plt = _plt()
-    cols = min(n, 4)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
-    for ax in axes.flat[n:]:
-        ax.axis("off")
-    return fig, list(axes.flat)
-
-
-def _fig_confusions(confusions: dict[str, np.ndarray], classes: dict[int, str]) -> bytes:
-    fig, axes = _grid(len(confusions), 3.2)
-    for ax, (method, matrix) in zip(axes, confusions.items()):
-        normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-        ax.imshow(normalised, vmin=0, vmax=1, cmap="Blues")
-        ax.set_title(method, fontsize=8)
-        ticks = range(len(matrix))
-        ax.set_xticks(ticks, [classes.get(i, str(i)) for i in ticks], rotation=90, fontsize=5)
-        ax.set_yticks(ticks, [classes.get(i, str(i)) for i in ticks], fontsize=5)
-        ax.set_xlabel("predicted", fontsize=6)
-        ax.set_ylabel("true", fontsize=6)
-    return _png(fig)
-
-
-def _fig_per_class(confusions: dict[str, np.ndarray], classes: dict[int, str]) -> bytes:
-    plt = _plt()
-    methods = list(confusions)
-    n = max(len(m) for m in confusions.values())
-    table = np.full((len(methods), n), np.nan)
-    for i, m in enumerate(methods):
-        matrix = confusions[m]
-        totals = matrix.sum(axis=1)
-        table[i, : len(matrix)] = np.where(totals > 0, np.diag(matrix) / np.maximum(totals, 1), np.nan)
-    fig, ax = plt.subplots(figsize=(1 + 0.55 * n, 1 + 0.3 * len(methods)))
-    image = ax.imshow(100 * table, vmin=0, vmax=100, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(n), [classes.get(i, str(i)) for i in range(n)], rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(range(len(methods)), methods, fontsize=7)
-    fig.colorbar(image, ax=ax, label="per-class accuracy (%)")
-    return _png(fig)
-
-
-def _fig_ablation(intervals: dict[str, stats.Interval | None], published: pd.DataFrame) -> bytes:
-    plt = _plt()
-    families = sorted({m.split("/")[0] for m in intervals})
-    fig, ax = plt.subplots(figsize=(7, 4))
-    width = 0.8 / (len(families) + 1)
-    x = np.arange(len(DT_VARIANTS))
-    for k, family in enumerate(families):
-        values, errors = [], [[], []]
-        for variant in DT_VARIANTS:
-            ci = intervals.get(f"{family}/{variant}")
-            values.append(100 * ci.estimate if ci else np.nan)
-            errors[0].append(100 * (ci.estimate - ci.low) if ci and np.isfinite(ci.low) else 0)
-            errors[1].append(100 * (ci.high - ci.estimate) if ci and np.isfinite(ci.high) else 0)
-        ax.bar(x + k * width, values, width, yerr=errors, capsize=3, label=f"{family} (ours)")
-    paper = published[published["ours"].str.startswith("dt-bow-svm/")]
-    if not paper.empty:
-        by_variant = {r.ours.split("/")[1]: float(r.value) for r in paper.itertuples()}
-        ax.bar(x + len(families) * width, [by_variant.get(v, np.nan) for v in DT_VARIANTS], width, fill=False,
-               hatch="//", label=f"† paper: {paper.iloc[0]['source']}, {paper.iloc[0]['dataset']} (their data)")
-    ax.set_xticks(x + width * len(families) / 2, ["Traj", "HOG", "HOF", "MBH", "combined"])
-    ax.set_ylabel("video hit@1 / accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
-    ax.set_title("Dense-trajectory descriptor ablation (95% intervals)", fontsize=9)
-    return _png(fig)
-
-
-def _fig_bits_per_dim(numeric: pd.DataFrame) -> bytes:
-    plt = _plt()
-    rows = numeric[numeric["bits_per_dim"].notna()].sort_values("bits_per_dim")
-    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.35 * len(rows)))
-    labels = [f"{r.method} ({r.kind})" for r in rows.itertuples()]
-    low = (rows["bits_per_dim"] - rows["bits_per_dim_low"].astype(float)).fillna(0).clip(lower=0)
-    high = (rows["bits_per_dim_high"].astype(float) - rows["bits_per_dim"]).fillna(0).clip(lower=0)
-    colours = ["tab:blue" if k == "exact" else "tab:orange" for k in rows["kind"]]
-    ax.barh(labels, rows["bits_per_dim"], xerr=np.vstack([low, high]), color=colours, capsize=2)
-    ax.set_title("blue: exact NLL; orange: upper bound (dequantised, -IWAE, -ELBO); 95% intervals", fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("test bits/dim (lower is better; bounds are upper bounds)")
-    ax.tick_params(axis="y", labelsize=7)
-    return _png(fig)
 
 
 # --- writers --------------------------------------------------------------------------------------
@@ -562,24 +476,49 @@ def dirty_commits(frame: pd.DataFrame) -> list[str]:
     return sorted(c for c in commits if c.endswith("+dirty") or c.startswith("unknown"))
 
 
-def _provenance(frame: pd.DataFrame) -> str:
+def header_items(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """What the whole report shares, said once at its top: data, design, machine, device and provenance."""
     from benchmark.provenance import git_commit
 
+    def listed(column: str, rows: pd.DataFrame = frame) -> str:
+        values = rows[column].dropna().astype(str).unique() if column in rows else []
+        return ", ".join(sorted(values, key=lambda v: (len(v), v))) or "not recorded"
+
+    done = frame[frame["status"] == "done"] if "status" in frame else frame
     dirty = dirty_commits(frame)
-    parts = ["WARNING: results made from uncommitted code (" + ", ".join(dirty) + "): not citable"] if dirty else []
-    parts += [f"datasets: {', '.join(sorted(frame['dataset'].dropna().astype(str).unique()))}",
-             f"runs: {', '.join(sorted(frame['out_dir'].unique()))}",
-             f"profiles: {', '.join(sorted(frame['profile'].dropna().unique()))}",
-             f"commits: {', '.join(sorted(frame['commit'].dropna().astype(str).unique()))}",
-             f"machines: {', '.join(sorted(frame['machine'].dropna().astype(str).unique()))}",
-             f"finished: {frame['finished'].dropna().max()}", f"report written by commit {git_commit()}"]
-    return "; ".join(parts)
+    items = [("WARNING", "results made from uncommitted code (" + ", ".join(dirty) + "): not citable")] if dirty else []
+    design = f"profile {listed('profile')}"
+    if (frame["suite"] == "video").any():
+        design += f"; split(s) {listed('split')}"
+    design += f"; seed(s) {listed('seed')}; {frame['job_key'].nunique()} job(s)"
+    items += [("datasets", listed("dataset")), ("design", design), ("machine", listed("machine")),
+              ("device", listed("device_name", done)), ("runs", listed("out_dir")), ("commits", listed("commit")),
+              ("finished", str(frame["finished"].dropna().max())), ("report written by commit", git_commit())]
+    return items
+
+
+def header_text(items: list[tuple[str, str]]) -> str:
+    return "; ".join(f"{label}: {value}" for label, value in items)
+
+
+COLLAPSIBLE = ("device", "splits", "settings chosen on")   # said once above the table when every row agrees
+
+
+def collapse_shared(display: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """(the table without the ``COLLAPSIBLE`` columns whose cells are all equal, {column: that value});
+    the device is left out of the dict: ``header_items`` names it."""
+    shared = {}
+    for column in COLLAPSIBLE:
+        if column in display and len(display) and display[column].astype(str).nunique() == 1:
+            shared[column] = str(display[column].iloc[0])
+    return display.drop(columns=list(shared)), {k: v for k, v in shared.items() if v and k != "device"}
 
 
 INTRO = {
     "video": "95% intervals: bootstrap over the test videos resampled by group (two-stage) within each split, "
-             "with the seeds of each split redrawn (seed variance; none with one seed), averaged over splits. Clip hit@1 has no interval (clip predictions are not stored). Throughputs are "
-             "wall-clock on the machine below and noisy on shared machines.",
+             "with the seeds of each split redrawn (seed variance; none with one seed), averaged over splits. "
+             "Clip hit@1 has no interval (clip predictions are not stored). Throughputs are wall-clock on the "
+             "machine above and noisy on shared machines.",
     "generative": "NLL in nats per image with a 95% bootstrap interval over test images; bits/dim = nats / (D ln 2).",
 }
 PAPER_NOTE = ("† Numbers in the 'paper' column are the published figures of the method this row re-implements, "
@@ -587,7 +526,7 @@ PAPER_NOTE = ("† Numbers in the 'paper' column are the published figures of th
               "they are not our results and not comparable number-for-number.")
 
 
-def write_section(section: Section, provenance: str, to: Path) -> list[Path]:
+def write_section(section: Section, header: list[tuple[str, str]], to: Path) -> list[Path]:
     figures_dir = to / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     name = section.suite
@@ -598,55 +537,23 @@ def write_section(section: Section, provenance: str, to: Path) -> list[Path]:
         path = figures_dir / f"{name}-{re.sub(r'[^A-Za-z0-9]+', '-', title).strip('-').lower()}.png"
         atomic_write_bytes(path, png)
         files[title] = path
-    md = [f"# {name.capitalize()} suite\n", f"_{provenance}_\n", INTRO[name] + "\n",
-          _markdown_table(section.display), *[f"- {n}" for n in section.notes], "", PAPER_NOTE + "\n"]
+    table, shared = collapse_shared(section.display)
+    md = [f"# {name.capitalize()} suite\n", f"_{header_text(header)}_\n", INTRO[name] + "\n"]
+    md += [f"Every row: {header_text(list(shared.items()))}.\n"] if shared else []
+    md += [_markdown_table(table), *[f"- {n}" for n in section.notes], "", PAPER_NOTE + "\n"]
     if section.findings is not None:
         md += ["## Findings\n", section.findings_note + "\n", _markdown_table(section.findings)]
-    for title, table in section.extra_tables.items():
-        md += [f"## {title}\n", _markdown_table(table)]
-    md += ["## Figures\n"] + [f"### {t}\n\n![{t}](figures/{p.name})\n" for t, p in files.items()]
+    for title, extra in section.extra_tables.items():
+        md += [f"## {title}\n", _markdown_table(extra)]
+    md += ["## Figures\n"] + [f"### {t}\n\n![{t}](figures/{p.name})\n\n{section.captions.get(t, '')}\n"
+                              for t, p in files.items()]
     outputs = [to / f"{name}.md", to / f"{name}.csv", to / f"{name}.tex", to / f"{name}.html"]
     texts = ["\n".join(md), section.numeric.to_csv(index=False),
-             latex_table(section.display, f"{name} suite. {PAPER_NOTE}"), _html(section, provenance)]
+             latex_table(section.display, f"{name} suite. {PAPER_NOTE}"),
+             report_html.page(section, header, table, shared, INTRO[name], PAPER_NOTE)]
     for path, text in zip(outputs, texts):   # everything rendered first; each file replaced whole
         atomic_write_bytes(path, text.encode())
     return outputs + list(files.values())
-
-
-def _compact_png(png: bytes, max_bytes: int = 100_000) -> bytes:
-    """Halve large images (noisy sample grids compress badly) so the self-contained page stays small."""
-    import cv2
-    import numpy as np
-
-    while len(png) > max_bytes:
-        image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
-        if image is None or min(image.shape[:2]) < 300:
-            break
-        half = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
-        png = cv2.imencode(".png", half, [cv2.IMWRITE_PNG_COMPRESSION, 9])[1].tobytes()
-    return png
-
-
-def _html(section: Section, provenance: str) -> str:
-    body = [f"<h1>{section.suite.capitalize()} suite</h1>", f"<p><em>{html.escape(provenance)}</em></p>",
-            f"<p>{html.escape(INTRO[section.suite])}</p>", section.display.to_html(index=False, border=0),
-            "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in section.notes) + "</ul>",
-            f"<p class='paper'>{html.escape(PAPER_NOTE)}</p>"]
-    if section.findings is not None:
-        body += ["<h2>Findings</h2>", f"<p>{html.escape(section.findings_note)}</p>",
-                 section.findings.to_html(index=False, border=0)]
-    for title, table in section.extra_tables.items():
-        body += [f"<h2>{html.escape(title)}</h2>", table.to_html(index=False, border=0)]
-    body.append("<h2>Figures</h2>")
-    for title, png in section.figures.items():
-        data = base64.b64encode(_compact_png(png)).decode()
-        body.append(f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(title)}'>"
-                    f"<figcaption>{html.escape(title)}</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto}table{border-collapse:collapse;"
-             "font-size:12px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}"
-             ".paper{color:#555}img{max-width:100%}")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>cvbench {section.suite}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
 
 
 def default_reports_dir(out_dirs) -> Path:
@@ -679,6 +586,6 @@ def write_reports(out_dirs, to: Path | None = None) -> list[Path]:
             print(f"warning: the {suite} results were made from uncommitted code ({', '.join(dirty)}); "
                   f"the report says so at its top. Commit, rerun and report again before committing it.",
                   file=sys.stderr)
-        written += write_section(builders[suite](rows, published), _provenance(rows), Path(to))
+        written += write_section(builders[suite](rows, published), header_items(rows), Path(to))
     return written
 

@@ -105,3 +105,18 @@ def test_power_table_and_figure_render():
     table = pc.power_table(pooled)
     assert table.loc[0, "false alarm r=0"] == "25% (1/4)" and table.loc[0, "exact 5%"] == "50% (2/4)"
     assert pc.power_figure(pooled)[:4] == b"\x89PNG"
+
+
+def test_figure_helpers_come_from_the_low_level_module():
+    """planted_copies and the report both draw with benchmark.figures; neither imports the other's privates."""
+    import ast
+    import inspect
+
+    from benchmark import figures
+
+    def imported(module) -> set[str]:
+        tree = ast.parse(inspect.getsource(module))
+        return {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+
+    assert "benchmark.figures" in imported(pc) and "benchmark.report" not in imported(pc)
+    assert not {m for m in imported(figures) if m.startswith("benchmark")}

@@ -26,9 +26,11 @@ def test_report_of_a_smoke_run(smoke_run, tmp_path):
     to = tmp_path / "reports"
     assert main(["report", "--out", str(smoke_run), "--to", str(to)]) == 0
     for name in ("video.md", "video.csv", "video.tex", "video.html", "figures/video-accuracy-vs-throughput.png",
-                 "figures/video-confusion.png", "figures/video-per-class-accuracy.png"):
+                 "figures/video-accuracy-by-family.png", "figures/video-confusion-classical.png",
+                 "figures/video-per-class-accuracy.png"):
         assert (to / name).is_file(), name
     assert not (to / "generative.md").exists()   # no generative rows in this run
+    assert not (to / "figures/video-findings.png").exists()   # no claim can be tested on one method
 
     stored = Store(smoke_run, readonly=True).results()
     table = pd.read_csv(to / "video.csv")
@@ -38,17 +40,23 @@ def test_report_of_a_smoke_run(smoke_run, tmp_path):
     assert row["mean_class_acc_low"] <= row["mean_class_acc"] <= row["mean_class_acc_high"]
 
     md = (to / "video.md").read_text()
-    assert re.search(r"\| feature-histograms \| rgb \| [\d.]+ \| [\d.]+ \[[\d.]+, [\d.]+\] \|", md)
+    assert re.search(r"\| feature-histograms \| classical \| rgb \| [\d.]+ \| [\d.]+ \[[\d.]+, [\d.]+\] \|", md)
     assert "† 55.3 video hit@1" in md and "Sports-1M" in md and "not our results" in md
     tex = (to / "video.tex").read_text()
     assert r"\toprule" in tex and r"\bottomrule" in tex and "feature-histograms" in tex
     page = (to / "video.html").read_text()
-    assert page.count("data:image/png;base64,") == 3
+    assert page.count("data:image/png;base64,") == 4
     assert not re.search(r"src=['\"](?!data:)", page)                             # self-contained
+    device = stored["device_name"].iloc[0]
+    assert md.count(device) == 1 and page.count(device) == 1                      # said once, in the header
+    assert "settings chosen on" in page and stored["settings_chosen_on"].iloc[0] in page
+    assert "<table class='sortable'>" in page and "title='† 55.3 video hit@1: Feature Histograms" in page
+    assert "Figure 1.</b> Video hit@1 of every row" in page
 
 
-def _fake_store(out, artefact_png):
-    """Rows of every shape the report handles, written the way the driver writes them."""
+def _fake_store(out, artefact_png, rich: bool = False):
+    """Rows of every shape the report handles, written the way the driver writes them; ``rich`` adds rows of
+    more families, a second density model, a nearest-neighbour grid and a planted-copies audit."""
     rng = np.random.default_rng(0)
     store = Store(out)
     run_id = store.start_run("bench run (test)", {}, {}, "2026-01-01T00:00:00+00:00")
@@ -89,6 +97,22 @@ def _fake_store(out, artefact_png):
                         [{"item": f"test/{i}", "group": "test", "nll_nats": float(v)} for i, v in enumerate(nll)])
     job("pc", "generative", "pixelcnn", outcome=JobOutcome([density], {"train_s": 2.0, "reference_s": 0.01}, {},
                                                             [str(artefact_png)]))
+    if rich:
+        for key, method, accuracy, speed in (("sf", "single-frame", .3, 900.0), ("lr", "lrcn", .6, 60.0),
+                                             ("fh", "feature-histograms", .2, 4000.0)):
+            job(key, "video", method, outcome=JobOutcome([video_row("", accuracy)],
+                                                         dict(timings, infer_videos_per_s=speed), {"params": 999}))
+        grid = artefact_png.with_name("gmm-full-nearest-train.png")
+        grid.write_bytes(artefact_png.read_bytes())
+        gmm = RowResult("", {"kind": "dequantised-bound", "nll_nats": float(nll.mean() + 20), "dims": 64,
+                             "bits_per_dim": float((nll.mean() + 20) / (64 * np.log(2)))},
+                        [{"item": f"test/{i}", "group": "test", "nll_nats": float(v + 20)} for i, v in enumerate(nll)])
+        job("gm", "generative", "gmm-full", outcome=JobOutcome([gmm], {"train_s": 0.5}, {}, [str(grid)]))
+        power = [{"space": "pixel", "copy_kind": kind, "rate": rate, "detector": detector, "trials": 3,
+                  "detection_rate": min(1.0, 10 * rate)}
+                 for kind in ("exact", "noise") for rate in (0.0, 0.05, 0.25) for detector in ("nn-ratio", "ct")]
+        job("pca", "generative", "planted-copies", outcome=JobOutcome(
+            [RowResult("", {"kind": "audit (planted copies)", "power": power})], {"study_s": 1.0}, {}))
     store.close()
 
 
@@ -255,3 +279,115 @@ def test_one_out_dir_with_rows_of_two_datasets_reports_blank_cells(tmp_path):
     video = (tmp_path / "r" / "video.md").read_text()
     line = next(l for l in video.splitlines() if l.startswith("| other | feature-histograms |"))
     assert "nan" not in line.lower() and "| |" in line.replace("|  |", "| |")
+
+
+def test_every_video_method_is_shown_in_a_named_family():
+    from benchmark.registry import video_methods
+    from benchmark.report import video_group
+    from benchmark.report_figures import GROUP_ORDER
+
+    for name, spec in video_methods().items():
+        assert video_group(name, spec.family) in GROUP_ORDER, name
+    assert video_group("two-stream/temporal") == "two-stream" and video_group("new-net", "deep") == "deep"
+
+
+def test_every_figure_has_a_caption_that_says_how_to_read_it(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchmark.report import collect, generative_section, video_section
+
+    png = tmp_path / "pixelcnn-samples.png"
+    plt.imsave(png, np.random.default_rng(0).random((8, 8)))
+    _fake_store(tmp_path / "run", png, rich=True)
+    frame, published = collect([tmp_path / "run"]), load_published()
+    video = video_section(frame[frame["suite"] == "video"], published)
+    generative = generative_section(frame[frame["suite"] == "generative"], published)
+    assert {"accuracy-by-family", "findings", "accuracy-vs-throughput", "confusion classical", "confusion two-stream",
+            "confusion frame CNNs", "confusion recurrent", "per-class-accuracy",
+            "dt-descriptor-ablation"} <= set(video.figures)
+    assert {"bits-per-dim", "pixelcnn-samples", "gmm-full-nearest-train", "planted copies"} <= set(generative.figures)
+    for section in (video, generative):
+        for name in section.figures:
+            caption = section.captions[name]
+            assert len(caption) > 80 and caption != name, name
+    assert [n for n, w in video.placement.items() if w == "top"] == ["accuracy-by-family", "findings"]
+    assert generative.placement["pixelcnn-samples"] == "samples"
+    assert generative.placement["gmm-full-nearest-train"] == "nearest"
+    # five DT variants in one family: the confusion figure keeps one matrix per job, not sixteen thumbnails
+    assert "(feature-histograms, dt-bow-svm/combined)" in video.captions["confusion classical"]
+
+
+def test_findings_rows_read_the_effect_and_interval():
+    from benchmark.findings import CLAIMS
+    from benchmark.report_figures import findings_rows
+
+    table = pd.DataFrame({"claim": [CLAIMS[1].text, CLAIMS[0].text],
+                          "effect [95% CI]": ["+29.2 [+9.7, +47.2] points", ""],
+                          "verdict": ["supported", "not tested (single-frame not in this dataset's run)"]})
+    first, second = findings_rows(table, CLAIMS)
+    assert (first.estimate, first.low, first.high, first.threshold) == (29.2, 9.7, 47.2, 0.0)
+    assert np.isnan(second.estimate) and second.threshold == pytest.approx(10.0) and second.direction == "<"
+
+
+def _overlapping_labels(labels) -> list[tuple[str, str]]:
+    visible = [t for t in labels if t.get_visible() and t.get_text()]
+    fig = visible[0].figure
+    fig.canvas.draw()
+    boxes = [(t.get_text(), t.get_window_extent()) for t in visible]
+    return [(a, b) for i, (a, box) in enumerate(boxes) for b, other in boxes[i + 1:] if box.overlaps(other)]
+
+
+@pytest.mark.parametrize("speeds", [(150.0, 400.0, 900.0), (3.0, 40.0, 20000.0), (500.0, 510.0, 520.0)])
+def test_throughput_tick_labels_do_not_collide(speeds):
+    from benchmark.report_figures import throughput_figure
+
+    numeric = pd.DataFrame({"dataset": "toy", "method": ["a", "b", "c"], "group": "classical",
+                            "video_hit1": [0.3, 0.5, 0.7], "video_hit1_low": [0.2, 0.4, 0.6],
+                            "video_hit1_high": [0.4, 0.6, 0.8], "infer_videos_per_s": list(speeds)})
+    fig = throughput_figure(numeric)
+    ax = fig.axes[0]
+    labels = ax.get_xticklabels() + ax.get_xticklabels(minor=True)
+    shown = [t.get_text() for t in labels if t.get_text()]
+    assert 2 <= len(shown) <= 7, shown
+    assert not _overlapping_labels(labels)
+
+
+def test_per_class_colour_bar_label_is_inside_the_saved_image():
+    from benchmark.figures import to_png
+    from benchmark.report_figures import per_class_figure
+
+    fig = per_class_figure({"only-row": np.eye(3, dtype=int) * 4}, {0: "a", 1: "b", 2: "c"})
+    fig.canvas.draw()
+    label = fig.axes[-1].yaxis.label
+    assert "accuracy" in label.get_text()
+    box, canvas = label.get_window_extent(), fig.bbox
+    assert canvas.y0 <= box.y0 and box.y1 <= canvas.y1 and box.x1 <= canvas.x1   # on the canvas, not cut
+    assert to_png(fig)[:4] == b"\x89PNG"
+
+
+def test_shared_columns_are_said_once():
+    from benchmark.report import collapse_shared
+
+    table = pd.DataFrame({"method": ["a", "b"], "device": ["cpu: X", "cpu: X"], "splits": ["split 1 only"] * 2,
+                          "settings chosen on": ["validation", "test split (legacy)"]})
+    shown, shared = collapse_shared(table)
+    assert list(shown.columns) == ["method", "settings chosen on"]
+    assert shared == {"splits": "split 1 only"}          # the device is in the header already
+    assert list(collapse_shared(table.assign(device=["cpu: X", "cuda: Y"]))[0].columns) == [
+        "method", "device", "settings chosen on"]
+
+
+def test_a_confusion_matrix_of_many_classes_has_no_unreadable_text():
+    from benchmark.figures import MAX_NAMED, confusion_panel, pyplot
+
+    plt = pyplot()
+    for n, texts in ((4, True), (101, False)):
+        fig, ax = plt.subplots()
+        matrix = np.eye(n, dtype=int) * 3 + 1
+        confusion_panel(ax, matrix, [f"class {i}" for i in range(n)], "m")
+        assert (len(ax.texts) > 0) == texts and len(ax.get_xticklabels()) <= max(n, 1 + n // 10)
+        assert n <= MAX_NAMED or not any(t.get_text().startswith("class") for t in ax.get_xticklabels())
+        plt.close(fig)
