@@ -122,7 +122,8 @@ class RunLog:
 
     @staticmethod
     def _name(job) -> str:
-        return f"{job.method} on {job.dataset} split {job.split} seed {job.seed}"
+        split = f" split {job.split}" if job.suite == "video" else ""   # the generative suite has one split
+        return f"{job.method} on {job.dataset}{split} seed {job.seed}"
 
     def _log(self, line: str) -> None:
         if self.enabled:

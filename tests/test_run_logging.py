@@ -159,3 +159,13 @@ def test_a_failed_start_leaves_nothing_it_created(tmp_path, capsys, monkeypatch,
         assert "Traceback" not in captured.err
         assert _paths(tmp_path) == before, sorted(_paths(tmp_path) ^ before)
     assert (existing / "notes.txt").read_text() == "mine\n"
+
+
+def test_job_lines_name_a_split_only_for_video_jobs():
+    from benchmark.progress import RunLog
+    from benchmark.runner import Job
+
+    video = Job(suite="video", dataset="synthetic-actions", split=2, method="c3d", profile="smoke", seed=1, device="cpu")
+    images = Job(suite="generative", dataset="digits", split=1, method="vae", profile="smoke", seed=0, device="cpu")
+    assert RunLog._name(video) == "c3d on synthetic-actions split 2 seed 1"
+    assert RunLog._name(images) == "vae on digits seed 0"
