@@ -1,7 +1,7 @@
 """The figures of ``bench report`` and their captions (what each shows and how to read it).
 
 Every function takes the report's numeric tables and returns PNG bytes; the drawing primitives are in
-``benchmark.figures``.
+``benchmark.common.plotting``.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from benchmark import figures, stats
+from benchmark.analysis import stats
+from benchmark.common import plotting as figures
 
 GROUP_ORDER = ("classical", "frame CNNs", "3-D CNN", "two-stream", "recurrent")
 
