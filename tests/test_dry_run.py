@@ -83,7 +83,7 @@ def test_the_disk_estimate_decodes_and_extracts_no_video_the_run_decodes_again(t
     assert sum(decoded.values()) == len(methods)               # one sample video per method (frame size) measured
     assert sum(extracted.values()) == ("dt-bow-svm" in methods)
     sampled = dict(extracted)
-    tasks = run_module.plan_tasks(plan_run(config, cache))               # decodes every video of every frame size
+    tasks = run_module.plan_tasks(plan_run(config, cache))     # decodes every video of every frame size
     assert sum(decoded.values()) > len(methods) and max(decoded.values()) == 1, \
         [k for k, n in decoded.items() if n > 1]
     if not sampled:

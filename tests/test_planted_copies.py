@@ -112,11 +112,11 @@ def test_figure_helpers_come_from_the_low_level_module():
     import ast
     import inspect
 
-    from benchmark.common import plotting as figures
+    from benchmark.common import plotting
 
     def imported(module) -> set[str]:
         tree = ast.parse(inspect.getsource(module))
         return {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
 
     assert "benchmark.common.plotting" in imported(pc) and "benchmark.reports.report" not in imported(pc)
-    assert not {m for m in imported(figures) if m.startswith("benchmark")}
+    assert not {m for m in imported(plotting) if m.startswith("benchmark")}

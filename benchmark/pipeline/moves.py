@@ -61,8 +61,8 @@ def _dotted(path: str) -> str:
 
 
 _OLD = {**{_dotted(new): _dotted(old) for new, old in MOVED.items()}, **MOVED, **RENAMED}
-_PATTERN = re.compile(rb"(?<![\w./])(" + b"|".join(re.escape(new.encode()) for new in sorted(_OLD, key=len, reverse=True))
-                      + rb")(?![\w])")
+_NEW = b"|".join(re.escape(new.encode()) for new in sorted(_OLD, key=len, reverse=True))   # longest first
+_PATTERN = re.compile(rb"(?<![\w./])(" + _NEW + rb")(?![\w])")
 
 
 def old_path(relpath: str) -> str:
