@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.config import DEFAULT_OUT, PROFILES, SUITES, RunConfig
+from benchmark.common.errors import UsageError
+from benchmark.pipeline.config import DEFAULT_OUT, PROFILES, SUITES, RunConfig
 
 DESCRIPTION = ("Benchmark classical computer vision against deep learning on the same data splits: "
                "`bench run` runs a suite, `bench results` / `bench report` show it, `bench check` gates CI.")
@@ -55,10 +56,6 @@ SUMMARY_COLUMNS = {
 RESULT_COLUMNS_FIRST = ("method", "variant", "suite", "dataset", "profile", "split", "seed", "status",
                         "video_hit1", "clip_hit1", "video_hit5", "mean_class_acc", "kind", "nll_nats",
                         "bits_per_dim", "gap_nats", "extract_s", "train_s", "infer_s", "error")
-
-
-class UsageError(ValueError):
-    """A bad command line: printed as one line, exit code 2."""
 
 
 def _parse_splits(text: str) -> tuple[int, ...]:
@@ -170,10 +167,10 @@ def next_commands(out: Path) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from benchmark import run as run_module
-    from benchmark.provenance import resolve_device
+    from benchmark.pipeline import run as run_module
+    from benchmark.common.provenance import resolve_device
     from benchmark.registry import methods_of
-    from benchmark.store import Store
+    from benchmark.pipeline.store import Store
 
     suite = _choice(args.suite, SUITES, "suite")
     profile = _choice(args.profile, tuple(PROFILES), "profile")
@@ -182,7 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if suite == "all" and (methods or args.dataset):
         raise UsageError("--methods and --dataset name one suite's methods/data: use --suite video or generative")
     if methods:
-        from benchmark.plan import select_methods
+        from benchmark.pipeline.plan import select_methods
 
         select_methods(methods_of(suite), methods)  # unknown names fail here, before any work
     if args.seeds < 1:
@@ -230,7 +227,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     what = _choice(args.what, ("methods", "datasets", "suites", "profiles"), "list")
     if what == "methods":
         if args.costs:
-            from benchmark.costs import FLOPS_NOTE, costs_table
+            from benchmark.reports.costs import FLOPS_NOTE, costs_table
 
             profile = _choice(args.profile or "quick", tuple(PROFILES), "profile")
             if args.classes is not None and args.classes < 2:
@@ -240,7 +237,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(_format(costs_table(profile, n_classes), "table"))
             return 0
         if args.profile is not None:
-            from benchmark.config import frame_spec_for
+            from benchmark.pipeline.config import frame_spec_for
 
             profile = _choice(args.profile, tuple(PROFILES), "profile")
             print(f"video methods, {profile} profile: frames decoded as (embedded dataset / real videos)")
@@ -297,7 +294,7 @@ def results_for_export(frame: pd.DataFrame, fmt: str, wide: bool = False) -> pd.
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from benchmark.store import Store
+    from benchmark.pipeline.store import Store
 
     fmt = _choice(args.format, ("table", "csv", "json"), "format")
     if args.wide and fmt != "csv":
@@ -406,12 +403,12 @@ def _optional_commands():
     except ImportError as exc:
         registrars.append(_unavailable(("features",), exc))
     try:
-        from benchmark.report_cli import register_report_commands
+        from benchmark.reports.cli import register_report_commands
 
         registrars.append(register_report_commands)
     except ImportError as exc:
         registrars.append(_unavailable(("report", "check"), exc))
-    from benchmark.plan_cli import register_plan_command   # light: its tools import when run
+    from benchmark.analysis.plan_cli import register_plan_command   # light: its tools import when run
 
     registrars.append(register_plan_command)
     return registrars
@@ -426,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = list(sys.argv[1:] if argv is None else argv)
     from benchmark.data.datasets import DatasetError
     from benchmark.data.splits import SplitFileError
-    from benchmark.store import StoreBusyError
+    from benchmark.pipeline.store import StoreBusyError
 
     try:
         return int(args.func(args) or 0)

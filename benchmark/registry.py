@@ -8,7 +8,7 @@ from benchmark.methods import MethodContext, MethodSpec
 
 
 def _planted_copies(ctx: MethodContext):
-    from benchmark.planted_copies import STUDY, PlantedCopyStudy  # torch: imported by the job, not by `bench list`
+    from benchmark.audits.planted_copies import STUDY, PlantedCopyStudy  # torch: imported by the job, not by `bench list`
 
     return PlantedCopyStudy(STUDY[ctx.profile], seed=ctx.seed, device=ctx.device)
 
@@ -17,7 +17,7 @@ AUDITS: dict[str, MethodSpec] = {
     "planted-copies": MethodSpec(
         name="planted-copies", family="audit", modality="audit",
         description="power of the memorisation detectors on samples with known planted training copies",
-        build=_planted_copies, code_files=("benchmark/planted_copies.py", "benchmark/memorisation.py")),
+        build=_planted_copies, code_files=("benchmark/audits/planted_copies.py", "benchmark/audits/memorisation.py")),
 }
 
 

@@ -38,10 +38,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.data
 
-from benchmark.cache import atomic_write, stable_hash
+from benchmark.common.cache import atomic_write, stable_hash
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext, Scores
-from benchmark.progress import progress
+from benchmark.common.progress import progress
 
 RGB_MEAN, RGB_STD = 0.45, 0.225
 
@@ -380,8 +380,8 @@ class _Batches(torch.utils.data.Dataset):
 
 def _loader_worker_init(driver_pid: int, _worker_id: int) -> None:
     """A loader process: one thread per library, and it exits when the training process is gone (kill -9)."""
-    from benchmark.executors import die_with_driver
-    from benchmark.threads import pin_threads
+    from benchmark.common.processes import die_with_driver
+    from benchmark.common.threads import pin_threads
 
     die_with_driver(driver_pid)   # first: a loader that hangs in pin_threads must still die with its driver
     pin_threads(1)

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.check import Tolerances, compare, snapshot
+from benchmark.analysis.check import Tolerances, compare, snapshot
 from benchmark.cli import main
-from benchmark.outcome import JobOutcome, RowResult
-from benchmark.store import Store
+from benchmark.pipeline.outcome import JobOutcome, RowResult
+from benchmark.pipeline.store import Store
 
 N_VIDEOS, N_GROUPS, N_CLASSES = 200, 8, 5
 METHODS = ("alpha", "beta", "gamma", "delta")
@@ -203,7 +203,7 @@ def test_a_run_of_another_profile_is_an_error_not_a_verdict(current):
 def test_the_committed_baseline_names_the_run_that_matches_it():
     from pathlib import Path
 
-    from benchmark.check import _matching_run
+    from benchmark.analysis.check import _matching_run
 
     baseline = json.loads((Path(__file__).resolve().parents[1] / "reports" / "baseline-smoke.json").read_text())
     assert _matching_run(baseline) == "`bench run --suite all --profile smoke --split all --workers 1 --out DIR`"

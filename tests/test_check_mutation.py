@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.check import Tolerances, _method_key, compare
+from benchmark.analysis.check import Tolerances, _method_key, compare
 
 BASELINE = Path(__file__).resolve().parents[1] / "reports" / "baseline-smoke.json"
 TOL = Tolerances(n_boot=400)

@@ -8,8 +8,8 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 
 from benchmark.cli import main, summary
-from benchmark.outcome import JobOutcome, RowResult
-from benchmark.store import Store
+from benchmark.pipeline.outcome import JobOutcome, RowResult
+from benchmark.pipeline.store import Store
 
 
 def bench(*args: str) -> tuple[int, str, str]:
@@ -206,7 +206,7 @@ def test_help_is_a_description_and_datasets_are_readable():
 
 
 def test_repeated_method_names_plan_one_job(monkeypatch, tmp_path):
-    from benchmark import run as run_module
+    from benchmark.pipeline import run as run_module
 
     seen = {}
 
@@ -222,7 +222,7 @@ def test_repeated_method_names_plan_one_job(monkeypatch, tmp_path):
 def test_library_warnings_of_a_job_become_one_line(capsys):
     import warnings
 
-    from benchmark.runner import warnings_line
+    from benchmark.pipeline.runner import warnings_line
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -238,7 +238,7 @@ def test_library_warnings_of_a_job_become_one_line(capsys):
 
 
 def test_progress_bars_are_silent_when_stderr_is_not_a_terminal(capsys):
-    from benchmark.progress import progress
+    from benchmark.common.progress import progress
 
     for _ in progress(range(1000), desc="extracting", unit="video"):
         pass

@@ -180,13 +180,13 @@ _WARM_DRIVER = textwrap.dedent("""
     import tempfile
     from dataclasses import replace
     from pathlib import Path
-    from benchmark.cache import Cache
-    from benchmark.config import frame_spec_for
+    from benchmark.common.cache import Cache
+    from benchmark.pipeline.config import frame_spec_for
     from benchmark.data.datasets import open_split
     from benchmark.data.generate import write_dataset
     from benchmark.methods import MethodContext
     from benchmark.registry import video_methods
-    from benchmark.run import decode_all, with_frames
+    from benchmark.pipeline.run import decode_all, with_frames
     if __name__ == "__main__":   # a paper-profile C3D job as the harness runs it, with two loader processes
         root = write_dataset(Path({out!r}) / "set", actors=4, clips=1, width=320, height=240, frames=16,
                              progress=False, classes=2)

@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 
 from baselines.video.dt.optical_flow import dequantise, quantise
-from benchmark.cache import Cache
+from benchmark.common.cache import Cache
 from benchmark.data.generate import write_dataset
 from benchmark.data.video import FrameSpec, VideoSet
 

@@ -1,11 +1,11 @@
-"""The report's interval procedure, checked by simulation (``benchmark.coverage``)."""
+"""The report's interval procedure, checked by simulation (``benchmark.analysis.coverage``)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from benchmark.config import PROFILES
-from benchmark.coverage import Design, estimate_components, simulate
+from benchmark.analysis.coverage import Design, estimate_components, simulate
+from benchmark.pipeline.config import PROFILES
 
 
 def _quick_design(splits: int = 1, seeds: int = 1) -> Design:
@@ -67,7 +67,7 @@ def test_one_seed_has_no_seed_component():
 
 
 def test_components_of_a_stored_run_from_the_command_line(two_seed_smoke_run, capsys):
-    from benchmark.coverage import main
+    from benchmark.analysis.coverage import main
 
     capsys.readouterr()
     assert main(["--out", str(two_seed_smoke_run), "--designs", "3x2x4", "--sims", "5"]) == 0
@@ -80,7 +80,7 @@ def test_components_of_a_stored_run_from_the_command_line(two_seed_smoke_run, ca
 
 def test_components_need_two_seeds(tmp_path, capsys):
     from benchmark.cli import main as bench
-    from benchmark.coverage import main
+    from benchmark.analysis.coverage import main
 
     out = tmp_path / "run"
     assert bench(["run", "--profile", "smoke", "--methods", "feature-histograms", "--out", str(out),
@@ -90,7 +90,7 @@ def test_components_need_two_seeds(tmp_path, capsys):
 
 
 def test_a_malformed_design_is_one_clear_error(capsys):
-    from benchmark.coverage import main
+    from benchmark.analysis.coverage import main
 
     with pytest.raises(SystemExit):
         main(["--out", "nowhere", "--designs", "3x5"])
@@ -98,7 +98,7 @@ def test_a_malformed_design_is_one_clear_error(capsys):
 
 
 def test_a_missing_run_is_one_clear_error(tmp_path, capsys):
-    from benchmark.coverage import main
+    from benchmark.analysis.coverage import main
 
     assert main(["--out", str(tmp_path / "no-such-run")]) == 2
     err = capsys.readouterr().err

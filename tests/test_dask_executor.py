@@ -14,9 +14,9 @@ from store_tables import result_table
 
 pytest.importorskip("distributed")
 
-from benchmark.dask_executor import DaskExecutor  # noqa: E402
-from benchmark.outcome import JobOutcome, RowResult  # noqa: E402
-from benchmark.runner import Job, JobTask, TaskResult  # noqa: E402
+from benchmark.pipeline.dask_executor import DaskExecutor  # noqa: E402
+from benchmark.pipeline.outcome import JobOutcome, RowResult  # noqa: E402
+from benchmark.pipeline.runner import Job, JobTask, TaskResult  # noqa: E402
 
 # the stand-in job functions below run on the Dask workers, which cannot import this test module
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

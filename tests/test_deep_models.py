@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.cache import Cache
+from benchmark.common.cache import Cache
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext
 from deep.train import ClipClassifier, clip_loss, init_weights

@@ -111,7 +111,7 @@ def test_a_one_frame_video_is_reported_unscorable_by_the_flow_stream_not_a_faile
     assert len(clips) == len(videos)
     np.testing.assert_allclose(clips[last], 1.0 / N_CLASSES)
     scores = scores_from_clips(clips, source.unscorable)
-    from benchmark.metrics import video_metrics, video_predictions
+    from benchmark.pipeline.metrics import video_metrics, video_predictions
 
     metrics = video_metrics(scores, videos.labels, N_CLASSES)
     assert metrics["n_unscorable"] == 1 and metrics["n_tied_top"] >= 1

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from test_cli import bench
 
-from benchmark import run as run_module
-from benchmark.cache import Cache
-from benchmark.config import RunConfig
+from benchmark.common.cache import Cache
 from benchmark.methods import MethodContext
+from benchmark.pipeline import run as run_module
+from benchmark.pipeline.config import RunConfig
+from benchmark.pipeline.plan import plan_run
 from benchmark.registry import methods_of
 
 
@@ -44,7 +45,7 @@ def test_estimated_cache_bytes_match_what_the_run_writes(tmp_path, cache):
 
     measured = on_disk()                  # the sample the estimate measured, already in the run's cache
     assert measured > 0
-    [task] = run_module.plan_tasks(config, cache)
+    [task] = run_module.plan_tasks(plan_run(config, cache))
     for videos in (task.data.train, task.data.test):
         for i in range(len(videos)):
             videos.flow(i, "farneback")
@@ -78,11 +79,11 @@ def test_the_disk_estimate_decodes_and_extracts_no_video_the_run_decodes_again(t
     methods, profile = ("dt-bow-svm", "c3d"), "smoke"
     config = RunConfig(suite="video", dataset=None, splits=(1,), methods=methods, profile=profile,
                        seeds=1, out=tmp_path / "out", device="cpu", executor="local", workers=1)
-    run_module.check_disk(config, cache)
+    run_module.check_disk(plan_run(config, cache))
     assert sum(decoded.values()) == len(methods)               # one sample video per method (frame size) measured
     assert sum(extracted.values()) == ("dt-bow-svm" in methods)
     sampled = dict(extracted)
-    tasks = run_module.plan_tasks(config, cache)               # decodes every video of every frame size
+    tasks = run_module.plan_tasks(plan_run(config, cache))     # decodes every video of every frame size
     assert sum(decoded.values()) > len(methods) and max(decoded.values()) == 1, \
         [k for k, n in decoded.items() if n > 1]
     if not sampled:

@@ -15,7 +15,7 @@ from baselines.video.dt.cli import register_features_command
 from baselines.video.dt.format import read_dt, to_text, write_dt
 from baselines.video.dt.method import DT_METHODS, VARIANTS
 from baselines.video.encoding import BagOfWords, FisherVector, MultiChannel, sample_descriptors
-from benchmark.cache import Cache
+from benchmark.common.cache import Cache
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext
 
@@ -251,7 +251,7 @@ def test_fisher_vectors_on_too_few_descriptors_say_so():
 
 
 def test_a_video_without_trajectories_is_reported_not_scored_by_the_svm_bias(tmp_path, tiny_videos):
-    from benchmark.metrics import video_metrics, video_predictions
+    from benchmark.pipeline.metrics import video_metrics, video_predictions
 
     train, test = tiny_videos
     flat = tmp_path / "flat.avi"

@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 
 from benchmark import cli
-from benchmark.cache import Cache, atomic_write_bytes
-from benchmark.config import RunConfig
+from benchmark.common.cache import Cache, atomic_write_bytes
 from benchmark.data.datasets import open_split
 from benchmark.data.video import FrameSpec, VideoReadError, read_video
-from benchmark.run import decode_all, plan_tasks
-from benchmark.store import exclusive
+from benchmark.pipeline.config import RunConfig
+from benchmark.pipeline.plan import plan_run
+from benchmark.pipeline.run import decode_all, plan_tasks
+from benchmark.pipeline.store import exclusive
 
 CLASSES = ("Red", "Blue")
 COLOURS = {"Red": (200, 30, 30), "Blue": (30, 30, 200)}  # RGB, so the two classes are learnable
@@ -280,11 +281,11 @@ def test_a_full_disk_during_atomic_write_bytes_leaves_nothing(tmp_path, monkeypa
 
 
 def test_a_full_disk_during_a_job_fails_that_job_with_a_clear_reason(tmp_path, monkeypatch, capsys):
-    from benchmark.runner import execute
+    from benchmark.pipeline.runner import execute
 
     config = RunConfig(suite="video", dataset=None, splits=(1,), methods=("feature-histograms",), profile="smoke",
                        seeds=1, out=tmp_path / "out", device="cpu", executor="local", workers=1)
-    [task] = plan_tasks(config, Cache())
+    [task] = plan_tasks(plan_run(config, Cache()))
     # the job's own cache (features, frames at another size) lives on a disk that is now full
     fresh = Cache(tmp_path / "full-disk")
     data = task.data
@@ -320,11 +321,11 @@ def _cmdline(pid: int) -> str:
 
 
 def test_a_local_worker_dying_mid_job_fails_that_job_and_the_run_goes_on(tmp_path):
-    from benchmark.executors import LocalExecutor
+    from benchmark.pipeline.executors import LocalExecutor
 
     config = RunConfig(suite="video", dataset=None, splits=(1,), methods=("feature-histograms",), profile="smoke",
                        seeds=2, out=tmp_path / "out", device="cpu", executor="local", workers=1)
-    tasks = plan_tasks(config, Cache())
+    tasks = plan_tasks(plan_run(config, Cache()))
     assert len(tasks) == 2
     killed: list[int] = []
 
@@ -399,7 +400,7 @@ def test_two_concurrent_runs_on_one_out_dir(tmp_path):
 
 @pytest.mark.parametrize("workers", [2, 4, 16])
 def test_every_decode_worker_gets_work_on_a_small_set(workers):
-    from benchmark.run import decode_chunksize
+    from benchmark.pipeline.run import decode_chunksize
 
     for n in range(1, 400):
         size = decode_chunksize(n, workers)

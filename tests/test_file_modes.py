@@ -7,9 +7,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from benchmark.cache import atomic_save_npz, atomic_write, atomic_write_bytes
-from benchmark.report import write_reports
-from benchmark.store import Store
+from benchmark.common.cache import atomic_save_npz, atomic_write, atomic_write_bytes
+from benchmark.pipeline.store import Store
+from benchmark.reports.report import write_reports
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmark.findings import Claim, evaluate, holm
+from benchmark.analysis.findings import Claim, evaluate, holm
 
 N_ACTORS, PER_ACTOR, N_CLASSES = 12, 20, 10
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmark.cache import Cache
+from benchmark.common.cache import Cache
 from benchmark.data.datasets import DatasetError, open_split
 from benchmark.data.splits import SplitFileError, read_class_index, read_hmdb51, read_ucf_layout
 from benchmark.data.video import FrameSpec, VideoReadError, read_video
@@ -181,7 +181,7 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Callable  # noqa: E402
 
 from benchmark import cli  # noqa: E402
-from benchmark.check import FORMAT  # noqa: E402
+from benchmark.analysis.check import FORMAT  # noqa: E402
 
 GOOD_CLASSES = "1 Red\n2 Blue\n"
 GOOD_TRAIN = "Red/v_Red_g01_c01.avi 1\nBlue/v_Blue_g01_c01.avi 2\n"

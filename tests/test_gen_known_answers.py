@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from baselines.generative.density import CategoricalMixture, PixelCategorical, UniformDensity
+from benchmark.audits.memorisation import nn_check_summary
 from benchmark.data.images import load_image_dataset
 from deep.generative.common import TrainSchedule
-from benchmark.memorisation import nn_check_summary
 from deep.generative.pixelcnn import PixelCNNDensity, PixelCNNParams
 from deep.generative.vae import VAE
 

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-import deep.generative.pixelcnn as pixelcnn_module
 from baselines.generative.density import DENSITY_BASELINES, DiscretisedDiagonalGMM
+from benchmark.common.timing import PhaseTimer
 from benchmark.data.images import ImageData
-from benchmark.generative_suite import run_generative_job
 from benchmark.methods import MethodContext
-from benchmark.timing import PhaseTimer
+from benchmark.pipeline.generative_suite import run_generative_job
 from deep.generative.pixelcnn import GatedPixelCNN, PixelCNN, sample_images
 from deep.generative.registry import DENSITY_MODELS
 from deep.generative.vae import discretised_logistic_log_prob
+import deep.generative.pixelcnn as pixelcnn_module
 
 ALL = {**DENSITY_MODELS, **DENSITY_BASELINES}
 KIND = re.compile(r"^(exact|dequantised-bound|-elbo|-iwae-k=\d+)$")

@@ -26,7 +26,7 @@ def test_c3d_trains_and_predicts_on_cuda(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given on machines without CUDA")
 def test_gpu_check_fails_clearly_without_cuda(capsys):
-    from benchmark.gpu_check import main
+    from benchmark.tools.gpu_check import main
 
     assert main(["--skip-tests"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -5,9 +5,9 @@ import numpy as np
 from sklearn.base import clone
 
 from baselines.video.histograms import PARAMS, FeatureHistogramMethod, frame_histogram, histogram_pipeline
+from benchmark.common.cache import Cache
 from benchmark.data.synthetic import write_avi
 from benchmark.data.video import VideoSet
-from benchmark.cache import Cache
 
 
 def _colour_videos(tmp_path, n_per_class=6, seed=0):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark import host_speed
-from benchmark.check import compare, snapshot
-from benchmark.outcome import JobOutcome, RowResult
-from benchmark.store import Store
+from benchmark.analysis import host_speed
+from benchmark.analysis.check import compare, snapshot
+from benchmark.pipeline.outcome import JobOutcome, RowResult
+from benchmark.pipeline.store import Store
 
 REPEATS = 6
 JITTER = np.array([0.97, 0.99, 1.01, 1.03, 0.98, 1.02])   # distinct: no ties for the rank test

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import plan
 from benchmark.cli import main
+from benchmark.pipeline import plan
 from benchmark.registry import density_methods, video_methods
 
 ROOT = Path(__file__).resolve().parents[1]
-NUMBER_FILES = ("benchmark/memorisation.py", "benchmark/data/images.py", "benchmark/data/video.py",
-                "benchmark/data/synthetic.py", "benchmark/metrics.py", "benchmark/runner.py",
-                "benchmark/generative_suite.py", "benchmark/validation.py")
+NUMBER_FILES = ("benchmark/audits/memorisation.py", "benchmark/data/images.py", "benchmark/data/video.py",
+                "benchmark/data/synthetic.py", "benchmark/pipeline/metrics.py", "benchmark/pipeline/runner.py",
+                "benchmark/pipeline/generative_suite.py", "benchmark/pipeline/validation.py")
 
 
 @pytest.mark.parametrize("spec", [video_methods()["c3d"], density_methods()["pixelcnn"]], ids=lambda s: s.name)
@@ -46,7 +46,7 @@ def test_a_missing_optional_dependency_is_one_line_naming_the_command(monkeypatc
     real_import = builtins.__import__
 
     def failing(name, *args, **kwargs):
-        if name == "benchmark.report_cli":
+        if name == "benchmark.reports.cli":
             raise ImportError("No module named 'matplotlib'", name="matplotlib")
         return real_import(name, *args, **kwargs)
 
@@ -58,8 +58,8 @@ def test_a_missing_optional_dependency_is_one_line_naming_the_command(monkeypatc
 
 
 def _dirty_store(out):
-    from benchmark.outcome import JobOutcome, RowResult
-    from benchmark.store import Store
+    from benchmark.pipeline.outcome import JobOutcome, RowResult
+    from benchmark.pipeline.store import Store
 
     store = Store(out)
     run_id = store.start_run("bench run (test)", {"workers": 1}, {}, "t0")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from benchmark.methods import Scores
-from benchmark.metrics import pair_accuracy, video_metrics
+from benchmark.pipeline.metrics import pair_accuracy, video_metrics
 
 
 def test_video_metrics_known_values():

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.cache import Cache
-from benchmark.config import PAPER_FRAMES, PROFILES, RunConfig, frame_spec_for
+from benchmark.common.cache import Cache
 from benchmark.data.generate import write_dataset
 from benchmark.data.video import FrameSpec, VideoSet, read_video
 from benchmark.methods import MethodContext
+from benchmark.pipeline.config import PAPER_FRAMES, PROFILES, RunConfig, frame_spec_for
 from benchmark.registry import video_methods
 from deep.train import ClipSource, ClipSpec, resize_flow
 
@@ -114,11 +114,12 @@ def test_clip_source_rescales_flow_before_bounding_it():
 
 
 def test_the_run_plan_decodes_each_method_at_its_size(ucf_sized, tmp_path):
-    from benchmark.run import plan_tasks
+    from benchmark.pipeline.plan import plan_run
+    from benchmark.pipeline.run import plan_tasks
 
     config = RunConfig(suite="video", dataset=str(ucf_sized), splits=(1,), methods=("c3d", "dt-bow-svm"),
                        profile="paper", seeds=1, out=tmp_path / "out", device="cpu", executor="local", workers=1)
-    tasks = {t.job.method: t for t in plan_tasks(config, Cache(tmp_path / "cache"))}
+    tasks = {t.job.method: t for t in plan_tasks(plan_run(config, Cache(tmp_path / "cache")))}
     for method, task in tasks.items():
         assert task.data.train.frame_spec == PAPER_FRAMES[method]
         assert task.data.test.frames(0).shape[1:3] == EXPECTED[method]

@@ -1,4 +1,4 @@
-"""``bench plan``: the run-design tools (``benchmark.coverage``, ``benchmark.sizing``) under the ``bench`` CLI."""
+"""``bench plan``: the run-design tools (``benchmark.analysis.coverage``, ``benchmark.analysis.sizing``) under the ``bench`` CLI."""
 from __future__ import annotations
 
 import re

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
-from benchmark import planted_copies as pc
+from benchmark.audits import planted_copies as pc
+from benchmark.audits.memorisation import ct_cell_z, ct_from_cells
 from benchmark.data.images import load_image_dataset
-from benchmark.memorisation import ct_cell_z, ct_from_cells
 
 # A fixed 1-D example. Train 0, 1 | 10, 11 in cells 0 | 1. Distances to the training points of the own cell:
 #   test  0.5, 2.0 | 10.2, 12, 13  ->  0.5, 1.0 | 0.2, 1.0, 2.0
@@ -108,15 +108,15 @@ def test_power_table_and_figure_render():
 
 
 def test_figure_helpers_come_from_the_low_level_module():
-    """planted_copies and the report both draw with benchmark.figures; neither imports the other's privates."""
+    """planted_copies and the report both draw with benchmark.common.plotting; neither imports the other's privates."""
     import ast
     import inspect
 
-    from benchmark import figures
+    from benchmark.common import plotting
 
     def imported(module) -> set[str]:
         tree = ast.parse(inspect.getsource(module))
         return {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
 
-    assert "benchmark.figures" in imported(pc) and "benchmark.report" not in imported(pc)
-    assert not {m for m in imported(figures) if m.startswith("benchmark")}
+    assert "benchmark.common.plotting" in imported(pc) and "benchmark.reports.report" not in imported(pc)
+    assert not {m for m in imported(plotting) if m.startswith("benchmark")}

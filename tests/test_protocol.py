@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import decoding, protocol
 from benchmark.cli import main
-from benchmark.outcome import JobOutcome, RowResult
-from benchmark.store import Store
+from benchmark.pipeline import decoding, protocol
+from benchmark.pipeline.outcome import JobOutcome, RowResult
+from benchmark.pipeline.store import Store
 
 
 def bench(*args: str) -> tuple[int, str, str]:
@@ -76,7 +76,7 @@ def test_disjoint_split_runs_and_is_marked_disjoint(tmp_path):
 
 
 def test_overlap_runs_only_on_request_and_every_table_says_so(tmp_path):
-    from benchmark.report import write_reports
+    from benchmark.reports.report import write_reports
 
     root = _dataset(tmp_path / "leaky", train_groups=(1, 2), test_groups=(2, 3))
     code, _, err = _run(root, tmp_path / "out", "--allow-group-overlap")

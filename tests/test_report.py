@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from benchmark.cli import main
-from benchmark.outcome import JobOutcome, RowResult
-from benchmark.report import load_published, paper_text, write_reports
-from benchmark.store import Store
+from benchmark.pipeline.outcome import JobOutcome, RowResult
+from benchmark.pipeline.store import Store
+from benchmark.reports.report import load_published, paper_text, write_reports
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +161,7 @@ def test_paper_text_tolerates_unknown_methods():
 
 
 def test_published_figures_are_copied_verbatim(shared_data):
-    """Every figure in benchmark/published.csv is a row of the shared published results, unchanged."""
+    """Every figure in benchmark/reports/published.csv is a row of the shared published results, unchanged."""
     with open(shared_data / "published" / "results.csv") as handle:
         source = {tuple(r.values()) for r in csv.DictReader(handle)}
     ours = load_published()
@@ -173,7 +173,7 @@ def test_published_figures_are_copied_verbatim(shared_data):
 def test_published_figures_match_the_variant_we_implement():
     """Modality, encoding and pre-training of each paper figure match the row it stands beside."""
     from benchmark.registry import video_methods
-    from benchmark.report import STREAM_MODALITY
+    from benchmark.reports.report import STREAM_MODALITY
 
     registry = video_methods()
     published = load_published()
@@ -243,7 +243,7 @@ def test_report_goes_beside_the_results_by_default_and_empty_cells_are_blank(tmp
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchmark.report import _markdown_table, latex_table
+    from benchmark.reports.report import _markdown_table, latex_table
 
     png = tmp_path / "pixelcnn-samples.png"
     plt.imsave(png, np.random.default_rng(0).random((8, 8)))
@@ -283,8 +283,8 @@ def test_one_out_dir_with_rows_of_two_datasets_reports_blank_cells(tmp_path):
 
 def test_every_video_method_is_shown_in_a_named_family():
     from benchmark.registry import video_methods
-    from benchmark.report import video_group
-    from benchmark.report_figures import GROUP_ORDER
+    from benchmark.reports.report import video_group
+    from benchmark.reports.figures import GROUP_ORDER
 
     for name, spec in video_methods().items():
         assert video_group(name, spec.family) in GROUP_ORDER, name
@@ -297,7 +297,7 @@ def test_every_figure_has_a_caption_that_says_how_to_read_it(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchmark.report import collect, generative_section, video_section
+    from benchmark.reports.report import collect, generative_section, video_section
 
     png = tmp_path / "pixelcnn-samples.png"
     plt.imsave(png, np.random.default_rng(0).random((8, 8)))
@@ -321,8 +321,8 @@ def test_every_figure_has_a_caption_that_says_how_to_read_it(tmp_path):
 
 
 def test_findings_rows_read_the_effect_and_interval():
-    from benchmark.findings import CLAIMS
-    from benchmark.report_figures import findings_rows
+    from benchmark.analysis.findings import CLAIMS
+    from benchmark.reports.figures import findings_rows
 
     table = pd.DataFrame({"claim": [CLAIMS[1].text, CLAIMS[0].text],
                           "effect [95% CI]": ["+29.2 [+9.7, +47.2] points", ""],
@@ -342,7 +342,7 @@ def _overlapping_labels(labels) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("speeds", [(150.0, 400.0, 900.0), (3.0, 40.0, 20000.0), (500.0, 510.0, 520.0)])
 def test_throughput_tick_labels_do_not_collide(speeds):
-    from benchmark.report_figures import throughput_figure
+    from benchmark.reports.figures import throughput_figure
 
     numeric = pd.DataFrame({"dataset": "toy", "method": ["a", "b", "c"], "group": "classical",
                             "video_hit1": [0.3, 0.5, 0.7], "video_hit1_low": [0.2, 0.4, 0.6],
@@ -356,8 +356,8 @@ def test_throughput_tick_labels_do_not_collide(speeds):
 
 
 def test_per_class_colour_bar_label_is_inside_the_saved_image():
-    from benchmark.figures import to_png
-    from benchmark.report_figures import per_class_figure
+    from benchmark.common.plotting import to_png
+    from benchmark.reports.figures import per_class_figure
 
     fig = per_class_figure({"only-row": np.eye(3, dtype=int) * 4}, {0: "a", 1: "b", 2: "c"})
     fig.canvas.draw()
@@ -369,7 +369,7 @@ def test_per_class_colour_bar_label_is_inside_the_saved_image():
 
 
 def test_shared_columns_are_said_once():
-    from benchmark.report import collapse_shared
+    from benchmark.reports.report import collapse_shared
 
     table = pd.DataFrame({"method": ["a", "b"], "device": ["cpu: X", "cpu: X"], "splits": ["split 1 only"] * 2,
                           "settings chosen on": ["validation", "test split (legacy)"]})
@@ -381,7 +381,7 @@ def test_shared_columns_are_said_once():
 
 
 def test_a_confusion_matrix_of_many_classes_has_no_unreadable_text():
-    from benchmark.figures import MAX_NAMED, confusion_panel, pyplot
+    from benchmark.common.plotting import MAX_NAMED, confusion_panel, pyplot
 
     plt = pyplot()
     for n, texts in ((4, True), (101, False)):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.report import write_reports
+from benchmark.reports.report import write_reports
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
@@ -184,7 +184,7 @@ def test_report_reads_in_a_browser(reports, suite, columns, tmp_path):
 
 def _page(body: str, script: str = "") -> str:
     """A minimal report-like page: the real sorting script unless another is given."""
-    from benchmark.report_html import SCRIPT, STYLE
+    from benchmark.reports.html import SCRIPT, STYLE
 
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>{STYLE}</style></head><body>{body}"
             f"<script>{script or SCRIPT}</script></body></html>")

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from tqdm import tqdm
 
-from benchmark import progress as progress_module
 from benchmark.cli import main
-from benchmark.progress import job_label, progress
+from benchmark.common import progress as progress_module
+from benchmark.common.progress import job_label, progress
 
 RUN = ["run", "--profile", "smoke", "--methods", "feature-histograms", "--workers", "1", "--device", "cpu"]
 HIDE_DASK = "sys.modules['dask'] = None; "   # `import dask` then fails as when it is not installed
@@ -112,7 +112,7 @@ def test_missing_dask_is_one_line_and_leaves_nothing(tmp_path):
 def _no_disk(tmp_path: Path, monkeypatch) -> list[str]:
     from collections import namedtuple
 
-    from benchmark import run as run_module
+    from benchmark.pipeline import run as run_module
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))   # empty: the estimate counts every artefact
@@ -127,7 +127,7 @@ def _leaky(tmp_path: Path, monkeypatch) -> list[str]:
 
 
 def _no_executor(tmp_path: Path, monkeypatch) -> list[str]:
-    from benchmark import run as run_module
+    from benchmark.pipeline import run as run_module
 
     def refuse(config):
         raise OSError("cannot reach the Dask scheduler")

@@ -1,8 +1,8 @@
-"""``benchmark.sizing``: the run design a target interval needs, bounded and simulated."""
+"""``benchmark.analysis.sizing``: the run design a target interval needs, bounded and simulated."""
 from __future__ import annotations
 
-from benchmark.coverage import Components, Design
-from benchmark.sizing import fewest_seeds, meets, runs_lower_bound
+from benchmark.analysis.coverage import Components, Design
+from benchmark.analysis.sizing import fewest_seeds, meets, runs_lower_bound
 
 
 def test_the_seed_bound():
@@ -37,7 +37,7 @@ def test_a_target_no_design_reaches_is_said():
 
 
 def test_sizing_of_a_stored_run_from_the_command_line(two_seed_smoke_run, capsys):
-    from benchmark.sizing import main
+    from benchmark.analysis.sizing import main
 
     capsys.readouterr()
     assert main(["--out", str(two_seed_smoke_run), "--actors", "4", "--sims", "10"]) == 0

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from benchmark import scale_bench
-from benchmark.scale_bench import UCF101_FRAMES_PER_VIDEO as F, UCF101_SPLIT1_VIDEOS as N
+from benchmark.tools import scale_bench
+from benchmark.tools.scale_bench import UCF101_FRAMES_PER_VIDEO as F, UCF101_SPLIT1_VIDEOS as N
 
 
 def _row(method, **kw):

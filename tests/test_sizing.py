@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from benchmark.data.images import FASHION_MNIST_DIR, load_image_dataset
-from benchmark.generative_suite import SUITE, sized_profile
 from benchmark.methods import MethodContext
+from benchmark.pipeline.generative_suite import SUITE, sized_profile
 from benchmark.registry import density_methods
 
 

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from benchmark.check import Tolerances, compare, snapshot
-from benchmark.outcome import JobOutcome, RowResult
-from benchmark.store import Store
-from benchmark.timing import PhaseTimer
+from benchmark.analysis.check import Tolerances, compare, snapshot
+from benchmark.common.timing import PhaseTimer
+from benchmark.pipeline.outcome import JobOutcome, RowResult
+from benchmark.pipeline.store import Store
 
 pytestmark = pytest.mark.slow
 REPEATS = 6

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmark import stats
+from benchmark.analysis import stats
 
 
 def test_whole_group_resamples_keep_groups_together():

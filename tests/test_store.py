@@ -5,9 +5,9 @@ import sqlite3
 
 import pytest
 
-from benchmark import store as store_module
-from benchmark.outcome import JobOutcome, RowResult
-from benchmark.store import SCHEMA_VERSION, Store
+from benchmark.pipeline import store as store_module
+from benchmark.pipeline.outcome import JobOutcome, RowResult
+from benchmark.pipeline.store import SCHEMA_VERSION, Store
 
 
 def _job(key="k1", method="m", seed=0):

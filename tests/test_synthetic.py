@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.cache import Cache
+from benchmark.common.cache import Cache
 from benchmark.data import synthetic
 from benchmark.data.datasets import load_dataset, open_split
 from benchmark.data.splits import read_ucf_layout
@@ -39,7 +39,7 @@ def test_dataset_written_once_in_ucf_layout(tmp_path):
 
 
 def test_videos_read_back_through_the_real_data_path(tmp_path, monkeypatch):
-    monkeypatch.setattr("benchmark.config.PROFILES", {"tiny": _tiny_profile()})
+    monkeypatch.setattr("benchmark.pipeline.config.PROFILES", {"tiny": _tiny_profile()})
     train, test = load_dataset("synthetic-actions", 1, "tiny", Cache(tmp_path))
     frames = train.frames(0)
     assert frames.shape == (12, 32, 32, 3)
@@ -50,7 +50,7 @@ def test_videos_read_back_through_the_real_data_path(tmp_path, monkeypatch):
 
 
 def _tiny_profile():
-    from benchmark.config import Profile
+    from benchmark.pipeline.config import Profile
     from benchmark.data.video import FrameSpec
 
     return Profile("tiny", "test", TINY, FrameSpec())

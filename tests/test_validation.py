@@ -8,7 +8,7 @@ import pytest
 
 from benchmark.data.datasets import DatasetSplit
 from benchmark.data.video import VideoSet
-from benchmark.validation import carve, chosen_on, validation_groups
+from benchmark.pipeline.validation import carve, chosen_on, validation_groups
 
 
 def _videos(groups, prefix):
@@ -41,7 +41,7 @@ def test_too_few_actors_is_an_error_and_legacy_settings_are_marked():
 def test_every_method_named_in_chosen_on_is_a_registered_video_method():
     """A misspelt name would silently leave that method's rows marked legacy."""
     from benchmark.registry import video_methods
-    from benchmark.validation import CHOSEN_ON
+    from benchmark.pipeline.validation import CHOSEN_ON
 
     assert set(CHOSEN_ON) <= set(video_methods())
     assert all(set(profiles) <= {"smoke", "quick"} for profiles in CHOSEN_ON.values())
@@ -49,7 +49,7 @@ def test_every_method_named_in_chosen_on_is_a_registered_video_method():
 
 def test_a_validation_run_is_marked_in_the_store_and_kept_out_of_reports(tmp_path):
     from benchmark.cli import main
-    from benchmark.store import Store
+    from benchmark.pipeline.store import Store
 
     out = tmp_path / "tune"
     assert main(["run", "--suite", "video", "--profile", "smoke", "--methods", "feature-histograms",

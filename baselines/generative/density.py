@@ -260,7 +260,7 @@ class GaussianParams:
 
 
 # quick sizes picked on the digits validation split (never on test); quick-large: the quick profile on
-# images of more than 256 values (28x28 Fashion-MNIST), sized for time (benchmark.generative_suite)
+# images of more than 256 values (28x28 Fashion-MNIST), sized for time (benchmark.pipeline.generative_suite)
 MIXTURE = {"smoke": MixtureParams(5, 20), "quick": MixtureParams(20, 60), "paper": MixtureParams(50, 100),
            "quick-large": MixtureParams(10, 15)}
 GMM_DIAG = {"smoke": GaussianParams(3, 2), "quick": GaussianParams(20), "paper": GaussianParams(50),

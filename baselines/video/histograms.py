@@ -5,7 +5,7 @@ whole-frame + 2x2 grid, Hellinger-normalised; a linear classifier (logistic regr
 video scores = mean of its frames' class probabilities (each frame is a "clip").
 
 Where the settings were chosen (stored with every row as ``settings_chosen_on``, from
-``benchmark.validation.CHOSEN_ON``): quick on validation actors (the comment at the quick row: ``bench run
+``benchmark.pipeline.validation.CHOSEN_ON``): quick on validation actors (the comment at the quick row: ``bench run
 --validation``, actors carved from each split's training actors), between the earlier C (found on the test
 videos of split 1 before the carve existed) and an alternative; smoke still on the test split ("test split
 (legacy)").
@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext, MethodSpec, Scores
-from benchmark.progress import progress
+from benchmark.common.progress import progress
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.cache import Cache
+from benchmark.common.cache import Cache
 from benchmark.data import synthetic
-from benchmark.data.splits import _GROUP, Split, overlap, read_hmdb51, read_ucf_layout
+from benchmark.data.splits import GROUP_PATTERN, Split, overlap, read_hmdb51, read_ucf_layout
 from benchmark.data.video import FrameSpec, VideoSet
 
 EMBEDDED = "synthetic-actions"
@@ -53,7 +53,7 @@ def _read_split(root: Path, split: int) -> Split:
 
 
 def resolve_root(name_or_path: str, profile: str, cache: Cache, progress: bool = False) -> tuple[str, Path]:
-    from benchmark.config import PROFILES
+    from benchmark.pipeline.config import PROFILES
 
     if name_or_path == EMBEDDED:
         return EMBEDDED, synthetic.ensure_dataset(PROFILES[profile].synthetic, cache.root, progress)
@@ -67,7 +67,7 @@ def resolve_root(name_or_path: str, profile: str, cache: Cache, progress: bool =
 
 def open_split(name_or_path: str, split: int, profile: str, cache: Cache | None = None,
                progress: bool = False) -> DatasetSplit:
-    from benchmark.config import PROFILES
+    from benchmark.pipeline.config import PROFILES
 
     cache = cache or Cache()
     name, root = resolve_root(name_or_path, profile, cache, progress)
@@ -97,7 +97,7 @@ def open_split(name_or_path: str, split: int, profile: str, cache: Cache | None 
     if name == EMBEDDED:
         index = {c: i for i, c in enumerate(lists.class_names)}
         pairs = {p: (index[a], index[b]) for p, (a, b) in synthetic.PAIRS.items()}
-    grouped = all(_GROUP.search(e.relpath) for e in lists.train + lists.test)
+    grouped = all(GROUP_PATTERN.search(e.relpath) for e in lists.train + lists.test)
     return DatasetSplit(name, root, split, train, test, tuple(missing), pairs, grouped)
 
 

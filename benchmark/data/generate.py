@@ -38,7 +38,7 @@ def held_out_per_split(actors: int) -> int:
     return max(1, min((actors - 1) // 3, round(actors * 7 / 25)))
 
 
-def _crop(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+def crop_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
     size = frames.shape[1]
     top, left = (size - height) // 2, (size - width) // 2
     return np.ascontiguousarray(frames[:, top:top + height, left:left + width])
@@ -70,7 +70,7 @@ def write_dataset(out: Path, *, actors: int, clips: int, width: int, height: int
         for cls, group, clip in tqdm(jobs, desc="generating synthetic-actions", unit="video", disable=not progress):
             path = tmp / synthetic._video_name(cls, group, clip)
             path.parent.mkdir(exist_ok=True)
-            video = _crop(synthetic.render_video(cls, group, clip, params), width, height)
+            video = crop_frames(synthetic.render_video(cls, group, clip, params), width, height)
             synthetic.write_avi(path, video, params.fps)
         synthetic._write_split_files(tmp, params, chosen)
         identity = {"params": asdict(params), "crop": [width, height],

@@ -8,7 +8,7 @@ from pathlib import Path
 # Official UCF101 split sizes (train, test), asserted when the 101 official classes are present.
 UCF101_COUNTS = {1: (9537, 3783), 2: (9586, 3734), 3: (9624, 3696)}
 HMDB51_COUNTS = (3570, 1530)  # per split
-_GROUP = re.compile(r"_g(\d+)_c\d+", re.IGNORECASE)
+GROUP_PATTERN = re.compile(r"_g(\d+)_c\d+", re.IGNORECASE)
 
 
 class SplitFileError(ValueError):
@@ -83,7 +83,7 @@ def _video_path(path: Path, n: int, raw: str) -> tuple[str, str]:
 
 
 def _group_of(relpath: str, fallback: int) -> int:
-    match = _GROUP.search(relpath)
+    match = GROUP_PATTERN.search(relpath)
     return int(match.group(1)) if match else fallback
 
 

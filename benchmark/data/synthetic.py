@@ -224,7 +224,7 @@ def ensure_dataset(params: SyntheticParams, cache_root: Path, progress: bool = T
     digest = json.dumps(identity, sort_keys=True)
     import hashlib
 
-    from benchmark.progress import progress as progress_bar  # tqdm only when a dataset is generated
+    from benchmark.common.progress import progress as progress_bar  # tqdm only when a dataset is generated
 
     root = cache_root / "datasets" / f"synthetic-actions-{hashlib.sha256(digest.encode()).hexdigest()[:12]}"
     if (root / "params.json").is_file():

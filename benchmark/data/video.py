@@ -12,7 +12,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from benchmark.cache import Cache
+from benchmark.common.cache import Cache
 
 
 class VideoReadError(RuntimeError):
@@ -143,7 +143,7 @@ class VideoSet:
 
     def frames_key(self, i: int) -> dict:
         spec = self.frame_spec
-        from benchmark.decoding import decoder_library
+        from benchmark.pipeline.decoding import decoder_library
 
         key = {"file": _file_identity(self.paths[i]), "short_side": spec.short_side,
                "max_frames": spec.max_frames, "stride": spec.stride, "decoder": decoder_library()}

@@ -9,7 +9,7 @@ resizes the 48 px frames to 32 and crops 28 (3-D convolutions at full resolution
 and takes 300 steps of 32 clips (100 of 16 left it at chance).
 
 Where the settings were chosen (stored with every row as ``settings_chosen_on``, from
-``benchmark.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
+``benchmark.pipeline.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
 row: ``bench run --validation``, actors carved from each split's training actors); quick on the test
 videos of split 1, before the validation carve existed ("test split (legacy)").
 """
@@ -86,7 +86,7 @@ PROFILES: dict[str, C3DConfig] = {
     # --workers 1`, 90 validation videos of 9 actor groups pooled over the 3 splits). On the 40 px smoke videos
     # no setting tried within the smoke budget left chance: 60 steps of 8 clips at lr 3e-3 gave 14.4% [6.7,
     # 24.4]; the 6-step setting was kept (cheapest, equally at chance: 7.8% [2.2, 15.6]). CI prints this row
-    # "not gated" (benchmark.check): it checks the path runs, not the number.
+    # "not gated" (benchmark.analysis.check): it checks the path runs, not the number.
     "smoke": C3DConfig(
         widths=(4, 8, 8, 8, 8, 8, 8, 8), fc=16, batch_norm=True, dropout=0.0,
         clip=ClipSpec(frames=16, size=32),

@@ -27,7 +27,7 @@ features (late fusion still concatenates its two towers' outputs at FC1); its ef
 within the noise of our runs.
 
 Where the settings were chosen (stored with every row as ``settings_chosen_on``, from
-``benchmark.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
+``benchmark.pipeline.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
 row: ``bench run --validation``, actors carved from each split's training actors); quick on validation
 actors too (the comment at the quick row), between the earlier setting (found on the test videos of split 1
 before the carve existed) and an alternative.
@@ -132,7 +132,7 @@ PROFILES: dict[str, Arch] = {
     # --workers 1`, 90 validation videos of 9 actor groups pooled over the 3 splits). On the 40 px smoke videos
     # no setting tried within the smoke budget left chance: 150 steps of 16 clips at lr 3e-3 on 32 px crops gave
     # single/early/late/slow 12.2/10.0/18.9/11.1%; the 6-step setting was kept (cheapest, equally at chance:
-    # 10.0/14.4/11.1/10.0%). CI prints this row "not gated" (benchmark.check): it checks the path runs, not the
+    # 10.0/14.4/11.1/10.0%). CI prints this row "not gated" (benchmark.analysis.check): it checks the path runs, not the
     # number.
     "smoke": Arch(widths=(4, 8, 8, 8, 8), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1), fc=16,
                   size=28, short_side=None, norm="batch", dropout=0.0, global_pool=True,

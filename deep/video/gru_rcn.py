@@ -15,7 +15,7 @@ takes 5 frames 2 apart: with 10 frames the CPU budget allowed only 300 steps, wh
 0.39 / 0.23 (seeds 0 / 1) against 0.49 / 0.43 with 5 frames and 600 steps.
 
 Where the settings were chosen (stored with every row as ``settings_chosen_on``, from
-``benchmark.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
+``benchmark.pipeline.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
 row: ``bench run --validation``, actors carved from each split's training actors); quick on validation
 actors too (the comment at the quick row), between the earlier setting (found on the test videos of split 1
 before the carve existed) and an alternative.
@@ -126,7 +126,7 @@ PROFILES: dict[str, GRURCNConfig] = {
     # --workers 1`, 90 validation videos of 9 actor groups pooled over the 3 splits). On the 40 px smoke videos
     # no setting tried within the smoke budget left chance: 60 steps of 8 clips at lr 3e-3 gave 12.2% [3.3,
     # 22.2]; the 6-step setting was kept (cheapest, equally at chance: 10.0% [4.4, 16.7]). CI prints this row
-    # "not gated" (benchmark.check): it checks the path runs, not the number.
+    # "not gated" (benchmark.analysis.check): it checks the path runs, not the number.
     "smoke": GRURCNConfig(blocks=((4,), (8,), (8,), (8,), (8,)), fc=16, hidden=(4, 4, 4, 4, 8),
                           batch_norm=True, dropout=0.0,
                           clip=ClipSpec(frames=10, size=32),

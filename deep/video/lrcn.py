@@ -13,7 +13,7 @@ allowed only 300 steps, which left video hit@1 at 0.41 / 0.28 (seeds 0 / 1) agai
 8 frames and 600 steps.
 
 Where the settings were chosen (stored with every row as ``settings_chosen_on``, from
-``benchmark.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
+``benchmark.pipeline.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
 row: ``bench run --validation``, actors carved from each split's training actors); quick on validation
 actors too (the comment at the quick row), between the earlier setting (found on the test videos of split 1
 before the carve existed) and an alternative.
@@ -102,7 +102,7 @@ PROFILES: dict[str, LRCNConfig] = {
     # --workers 1`, 90 validation videos of 9 actor groups pooled over the 3 splits). On the 40 px smoke videos
     # no setting tried within the smoke budget left chance: 60 steps of 8 clips at lr 3e-3 on 32 px crops gave
     # 11.1% [4.4, 18.9]; the 6-step setting was kept (cheapest, equally at chance: 10.0% [4.4, 16.7]). CI prints
-    # this row "not gated" (benchmark.check): it checks the path runs, not the number.
+    # this row "not gated" (benchmark.analysis.check): it checks the path runs, not the number.
     "smoke": LRCNConfig(widths=(4, 8, 8, 8, 8), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),
                         groups=(1, 2, 1, 2, 2), fc=16, hidden=8, norm="batch", dropout=0.0,
                         clip=ClipSpec(frames=16, size=28),

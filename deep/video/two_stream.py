@@ -22,7 +22,7 @@ their last pooling layer takes the maximum over the whole map: with the strided 
 clips) the spatial stream memorised backgrounds and stayed at chance.
 
 Where the settings were chosen (stored with every row as ``settings_chosen_on``, from
-``benchmark.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
+``benchmark.pipeline.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
 row: ``bench run --validation``, actors carved from each split's training actors); quick on validation
 actors too (the comment at the quick row), between the earlier setting (found on the test videos of split 1
 before the carve existed) and an alternative.

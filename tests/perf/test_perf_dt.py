@@ -15,10 +15,10 @@ import pytest
 
 from baselines.video.chi2_svm import chi2_distances
 from baselines.video.dt.descriptors import frame_descriptors, integral_histograms
-from baselines.video.dt.trajectories import DTParams, dense_trajectories, pyramid_geometry, retain_freed_memory
 from baselines.video.dt.optical_flow import farneback_pyramid_flow, poly_expansion_pyramid
+from baselines.video.dt.trajectories import DTParams, dense_trajectories, pyramid_geometry, retain_freed_memory
+from benchmark.common.threads import pin_threads
 from benchmark.data.video import read_video
-from benchmark.threads import pin_threads
 
 pytestmark = pytest.mark.perf
 

@@ -87,7 +87,7 @@ def extract(video: Path, output: Path | None, flow: str = "farneback", idt: bool
     """
     from baselines.video.dt.format import write_dt
     from baselines.video.dt.trajectories import DTParams, column_slices, iter_dense_trajectories
-    from benchmark.cache import atomic_write
+    from benchmark.common.cache import atomic_write
     from benchmark.data.video import VideoReadError, iter_frames
 
     params = DTParams(flow=flow, idt=idt)
@@ -140,7 +140,7 @@ def _worker_init(driver_pid: int) -> None:
     import cv2
 
     from baselines.video.dt.trajectories import retain_freed_memory
-    from benchmark.executors import die_with_driver
+    from benchmark.common.processes import die_with_driver
 
     cv2.setNumThreads(1)
     retain_freed_memory()

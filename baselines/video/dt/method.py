@@ -6,7 +6,7 @@ CVPR 2011 Table 1: "traj", "hog", "hof", "mbh" (MBHx and MBHy as two kernel chan
 and cached, keyed by the frames, the DT parameters and ``DT_CODE_VERSION``.
 
 Where the settings were chosen (stored with every row as ``settings_chosen_on``, from
-``benchmark.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
+``benchmark.pipeline.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
 row: ``bench run --validation``, actors carved from each split's training actors); quick on validation
 actors too (the comment at the quick row), between the earlier setting (found on the test videos of split 1
 before the carve existed) and an alternative.
@@ -27,10 +27,10 @@ from baselines.video.chi2_svm import MultiChannelChi2SVM
 from baselines.video.dt.trajectories import (DTParams, column_slices, dense_trajectories, n_columns,
                                          retain_freed_memory)
 from baselines.video.encoding import BagOfWords, FisherVector, MultiChannel
-from benchmark.cache import stable_hash
+from benchmark.common.cache import stable_hash
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext, MethodSpec, Scores
-from benchmark.progress import progress
+from benchmark.common.progress import progress
 
 DT_CODE_VERSION = 1  # bump when extraction output changes, to invalidate cached features
 CHANNELS = ("traj", "hog", "hof", "mbhx", "mbhy")
@@ -64,7 +64,7 @@ PROFILES: dict[str, DTConfig] = {
     # components / 4000 descriptors on the 40 px, 12-actor smoke data: BoW mbh 46.7% [31.1, 63.3], combined
     # 31.1%; FV mbh 46.7%, combined 45.6% [32.2, 60.0]; iDT hof 57.8%, combined 51.1% [40.0, 62.2]. The same
     # settings on the former smoke data (32 px, 6 actors: 2 training actors left after the carve) kept every
-    # variant at 18.3% or below, none clearly above chance; hence the larger smoke data (benchmark.config).
+    # variant at 18.3% or below, none clearly above chance; hence the larger smoke data (benchmark.pipeline.config).
     "smoke": DTConfig(dt=DTParams(track_length=9), shared_flow=True, max_trajectories=2000,
                       n_words=64, max_descriptors=4000, n_init=1, kmeans_max_iter=50, gmm_components=8),
     # quick: the codebook size chosen on validation actors (`bench run --validation --suite video --profile quick
@@ -85,7 +85,7 @@ def config_for(profile: str, *, idt: bool = False, encoding: str = "bow") -> DTC
     return replace(config, encoding=encoding)
 
 
-def _features_key(videos: VideoSet, i: int, config: DTConfig) -> dict:
+def features_cache_key(videos: VideoSet, i: int, config: DTConfig) -> dict:
     key = {"frames": videos.frames_key(i), "dt": asdict(config.dt), "shared_flow": config.shared_flow,
            "max_trajectories": config.max_trajectories, "version": DT_CODE_VERSION}
     if config.store_dtype != "float32":  # only when set: the keys of existing caches stay valid
@@ -107,14 +107,14 @@ def _compute_features(videos: VideoSet, i: int, config: DTConfig) -> dict[str, n
 
 def video_features(videos: VideoSet, i: int, config: DTConfig) -> np.ndarray:
     """(n, 436) float32 trajectory rows of video i, from the cache or computed (and cached)."""
-    key = _features_key(videos, i, config)
+    key = features_cache_key(videos, i, config)
     rows = videos.cache.arrays("dt-features", key, lambda: _compute_features(videos, i, config))["rows"]
     return rows.astype(np.float32, copy=False)
 
 
 def n_rows(videos: VideoSet, i: int, config: DTConfig) -> int:
     """Trajectories of video i, read from its cached file's header (the rows themselves stay on disk)."""
-    path = videos.cache.path("dt-features", _features_key(videos, i, config))
+    path = videos.cache.path("dt-features", features_cache_key(videos, i, config))
     try:
         with zipfile.ZipFile(path) as archive, archive.open("rows.npy") as handle:
             major, _ = np.lib.format.read_magic(handle)
@@ -146,8 +146,8 @@ def sample_rows(videos: VideoSet, config: DTConfig, n: int, seed: int) -> np.nda
 
 
 def _worker_init(parent_pid: int) -> None:
-    from benchmark.executors import die_with_driver
-    from benchmark.threads import pin_threads
+    from benchmark.common.processes import die_with_driver
+    from benchmark.common.threads import pin_threads
 
     die_with_driver(parent_pid)  # the job's process killed (or its run killed -9): no orphaned extractors
     pin_threads(1)
@@ -163,7 +163,7 @@ def _worker(args) -> int:
 def extract_all(videos: VideoSet, config: DTConfig, workers: int = 1) -> None:
     """Compute and cache the features of every video, in ``workers`` processes (one thread each)."""
     missing = [i for i in range(len(videos))
-               if not videos.cache.path("dt-features", _features_key(videos, i, config)).exists()]
+               if not videos.cache.path("dt-features", features_cache_key(videos, i, config)).exists()]
     if not missing:
         return
     retain_freed_memory()

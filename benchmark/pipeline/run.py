@@ -12,16 +12,17 @@ from pathlib import Path
 
 import cv2
 
-from benchmark import decoding, plan, protocol, provenance
-from benchmark.cache import Cache, stable_hash
-from benchmark.progress import RunLog, interactive, log, progress
-from benchmark.config import RunConfig, frame_spec_for
-from benchmark.data.datasets import EMBEDDED, DatasetError, DatasetSplit, open_split
+from benchmark.common import provenance
+from benchmark.common.cache import Cache, stable_hash
+from benchmark.common.progress import RunLog, interactive, log, progress
+from benchmark.data.datasets import EMBEDDED, DatasetError, DatasetSplit
 from benchmark.data.video import FrameSpec, VideoReadError, VideoSet
-from benchmark.registry import methods_of
-from benchmark.runner import Job, JobTask
-from benchmark.store import LOCK_NAME, STORE_NAME, Store, exclusive
-from benchmark.validation import carve, chosen_on
+from benchmark.pipeline import decoding, plan, protocol
+from benchmark.pipeline.config import RunConfig, frame_spec_for
+from benchmark.pipeline.plan import RunPlan
+from benchmark.pipeline.runner import Job, JobTask
+from benchmark.pipeline.store import LOCK_NAME, STORE_NAME, Store, exclusive
+from benchmark.pipeline.validation import carve, chosen_on
 
 
 def _decode_one(args: tuple[VideoSet, int]) -> tuple[str | None, int, str]:
@@ -38,8 +39,8 @@ def _decode_one(args: tuple[VideoSet, int]) -> tuple[str | None, int, str]:
 
 
 def _worker_init(driver_pid: int) -> None:
-    from benchmark.executors import die_with_driver
-    from benchmark.threads import pin_threads
+    from benchmark.common.processes import die_with_driver
+    from benchmark.common.threads import pin_threads
 
     die_with_driver(driver_pid)  # a killed run must not leave decode workers waiting forever
     pin_threads(1)
@@ -106,28 +107,23 @@ def _identity(data: DatasetSplit | None, dataset: str) -> str:
                         "frames": data.decoding.get("frames_sha256")})  # other frames: the job runs again
 
 
-def guard_protocol(config: RunConfig, cache: Cache) -> dict[int, dict]:
+def guard_protocol(run_plan: RunPlan) -> dict[int, dict]:
     """Check every video split before any work (a leaking split stops the run); split -> protocol record."""
-    if "video" not in plan.suites_of(config):
-        return {}
-    dataset = plan.dataset_of(config, "video")
-    return {split: protocol.guard_split(open_split(dataset, split, config.profile, cache),
-                                        config.allow_group_overlap)
-            for split in config.splits}
+    allow = run_plan.config.allow_group_overlap
+    return {split: protocol.guard_split(opened, allow) for split, opened in run_plan.splits.items()}
 
 
-def plan_tasks(config: RunConfig, cache: Cache) -> list[JobTask]:
+def plan_tasks(run_plan: RunPlan) -> list[JobTask]:
+    """The job grid of the plan, each job with its key; a video split is decoded once per distinct frame size."""
+    config = run_plan.config
     tasks: list[JobTask] = []
-    for suite in plan.suites_of(config):
-        registry = methods_of(suite)
-        specs = plan.select_methods(registry, config.methods if config.suite != "all" else ())
-        dataset = plan.dataset_of(config, suite)
+    for suite, specs in run_plan.methods.items():
+        dataset = run_plan.datasets[suite]
         splits = config.splits if suite == "video" else (1,)
         for split in splits:
-            data = opened = None
+            data = None
+            opened = run_plan.splits.get(split) if suite == "video" else None
             decoded: dict[FrameSpec, DatasetSplit] = {}   # one decode per distinct frame size
-            if suite == "video":
-                opened = open_split(dataset, split, config.profile, cache, progress=True)
             for spec in specs:
                 if opened is not None:
                     frames = frame_spec_for(config.profile, spec.name, opened.name == EMBEDDED)
@@ -164,16 +160,16 @@ class DiskSpaceError(OSError):
     """The run's caches would not fit in the free space of the cache's disk."""
 
 
-def _video_plan(config: RunConfig, cache: Cache) -> dict[tuple[str, int], DatasetSplit]:
-    """(method, seeds) -> its undecoded split (split 1 stands for every split: they hold the same videos)."""
-    if "video" not in plan.suites_of(config):
+def _video_plan(run_plan: RunPlan) -> dict[tuple[str, int], DatasetSplit]:
+    """(method, seeds) -> its undecoded split (the first split stands for every split: they hold the same videos)."""
+    config = run_plan.config
+    if "video" not in run_plan.methods:
         return {}
-    specs = plan.select_methods(methods_of("video"), config.methods if config.suite != "all" else ())
-    opened = open_split(plan.dataset_of(config, "video"), config.splits[0], config.profile, cache, progress=True)
+    opened = run_plan.splits[config.splits[0]]
     return {(spec.name, config.seeds): with_frames(opened, frame_spec_for(config.profile, spec.name,
                                                                          opened.name == EMBEDDED),
                                                     config.profile == "paper")
-            for spec in specs}
+            for spec in run_plan.methods["video"]}
 
 
 def _needed_bytes(rows: list[dict]) -> int:
@@ -186,10 +182,10 @@ def _needed_bytes(rows: list[dict]) -> int:
 
 def dry_run(config: RunConfig, sample: int = 2) -> list[dict]:
     """The jobs of the resolved plan with measured per-video costs, printed; nothing is run or stored."""
-    from benchmark.estimate import estimate, human_bytes
+    from benchmark.pipeline.estimate import estimate, human_bytes
 
     cache = Cache()
-    rows = estimate(_video_plan(config, cache), config.profile, cache, sample)
+    rows = estimate(_video_plan(plan.plan_run(config, cache)), config.profile, cache, sample)
     n_splits = len(config.splits)
     print(f"dry run: {config.suite} suite, {config.profile} profile, split(s) {list(config.splits)}, "
           f"{config.seeds} seed(s); per-video costs measured on {sample} video(s) of split {config.splits[0]}")
@@ -207,13 +203,14 @@ def dry_run(config: RunConfig, sample: int = 2) -> list[dict]:
     return rows
 
 
-def check_disk(config: RunConfig, cache: Cache) -> None:
+def check_disk(run_plan: RunPlan) -> None:
     """Stop before starting when the run's caches would not fit in the cache disk's free space."""
-    from benchmark.estimate import estimate, human_bytes
+    from benchmark.pipeline.estimate import estimate, human_bytes
 
+    config, cache = run_plan.config, run_plan.cache
     cache.root.mkdir(parents=True, exist_ok=True)
     try:
-        rows = estimate(_video_plan(config, cache), config.profile, cache, sample=1)
+        rows = estimate(_video_plan(run_plan), config.profile, cache, sample=1)
     except (VideoReadError, cv2.error, ValueError) as exc:   # the decode step names every bad video next
         print(f"warning: cache disk not estimated: the sample video cannot be decoded ({exc})", file=sys.stderr)
         return
@@ -236,7 +233,7 @@ def require_executor(config: RunConfig) -> None:
         import dask  # noqa: F401
         import distributed  # noqa: F401
 
-        import benchmark.dask_executor  # noqa: F401
+        import benchmark.pipeline.dask_executor  # noqa: F401
     except ImportError as exc:
         raise MissingDependencyError(f"--executor dask needs dask and distributed, which do not import here "
                                      f"({exc}); install it with pip install -e '.[dask]'") from None
@@ -244,12 +241,12 @@ def require_executor(config: RunConfig) -> None:
 
 def make_executor(config: RunConfig):
     if config.executor == "local":
-        from benchmark.executors import LocalExecutor
+        from benchmark.pipeline.executors import LocalExecutor
 
         return LocalExecutor()
     if config.executor == "dask":
         require_executor(config)
-        from benchmark.dask_executor import DaskExecutor
+        from benchmark.pipeline.dask_executor import DaskExecutor
 
         return DaskExecutor(config.scheduler, config.workers)
     raise ValueError(f"unknown executor {config.executor!r}; valid: local, dask")
@@ -327,9 +324,10 @@ def run(config: RunConfig, argv: list[str]) -> int:
             # created once the protocol guard, the disk-space check, the plan and the executor stand
             if (config.out / STORE_NAME).exists():
                 store = Store(config.out)
-            protocols = guard_protocol(config, cache)
-            check_disk(config, cache)
-            tasks = plan_tasks(config, cache)
+            run_plan = plan.plan_run(config, cache)
+            protocols = guard_protocol(run_plan)
+            check_disk(run_plan)
+            tasks = plan_tasks(run_plan)
             executor = make_executor(config)
             store = store or Store(config.out)
             run_id = store.start_run(shlex.join(["bench", *argv]), config.to_json(),

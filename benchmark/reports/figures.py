@@ -1,7 +1,7 @@
 """The figures of ``bench report`` and their captions (what each shows and how to read it).
 
 Every function takes the report's numeric tables and returns PNG bytes; the drawing primitives are in
-``benchmark.figures``.
+``benchmark.common.plotting``.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from benchmark import figures, stats
+from benchmark.analysis import stats
+from benchmark.common import plotting
 
 GROUP_ORDER = ("classical", "frame CNNs", "3-D CNN", "two-stream", "recurrent")
 
@@ -63,30 +64,30 @@ ARTEFACT_CAPTIONS = {
 def group_colours(groups) -> dict[str, str]:
     """One colour per family, the same in every figure: the known families first, in ``GROUP_ORDER``."""
     names = list(GROUP_ORDER) + sorted({g for g in groups if g not in GROUP_ORDER})
-    return figures.colours(names)
+    return plotting.colours(names)
 
 
 def fig_accuracy(numeric: pd.DataFrame, n_classes: int = 0) -> bytes:
     """Each row's video hit@1 with its interval, rows grouped by family (``numeric['group']``)."""
     rows = numeric[numeric["video_hit1"].notna()]
     several = rows["dataset"].nunique() > 1
-    groups: dict[str, list[figures.Row]] = {}
+    groups: dict[str, list[plotting.Row]] = {}
     for r in rows.itertuples():
         label = f"{r.dataset}: {r.method}" if several else r.method
         low, high = (float(v) if v is not None and pd.notna(v) else np.nan
                      for v in (r.video_hit1_low, r.video_hit1_high))
-        groups.setdefault(r.group, []).append(figures.Row(label, 100 * r.video_hit1, 100 * low, 100 * high))
+        groups.setdefault(r.group, []).append(plotting.Row(label, 100 * r.video_hit1, 100 * low, 100 * high))
     reference = 100 / n_classes if n_classes else None
-    fig = figures.interval_rows(groups, "video hit@1 (%), 95% bootstrap interval", reference,
+    fig = plotting.interval_rows(groups, "video hit@1 (%), 95% bootstrap interval", reference,
                                 f"chance ({reference:.0f}%)" if reference else "", xlim=(-2, 102),
                                 palette=group_colours(groups))
-    return figures.to_png(fig)
+    return plotting.to_png(fig)
 
 
 _EFFECT = re.compile(r"([+-]?\d+(?:\.\d+)?) \[([+-]?\d+(?:\.\d+)?), ([+-]?\d+(?:\.\d+)?)\]")
 
 
-def findings_rows(table: pd.DataFrame, claims) -> list[figures.Claim]:
+def findings_rows(table: pd.DataFrame, claims) -> list[plotting.Claim]:
     """The Findings table as forest-plot rows (effects in points, as ``findings.evaluate`` prints them)."""
     by_text = {c.text: c for c in claims}
     rows = []
@@ -94,23 +95,23 @@ def findings_rows(table: pd.DataFrame, claims) -> list[figures.Claim]:
         claim = by_text[text]
         match = _EFFECT.search(str(effect))
         estimate, low, high = map(float, match.groups()) if match else (np.nan, np.nan, np.nan)
-        rows.append(figures.Claim(text, estimate, low, high, 100 * claim.threshold, claim.direction, str(verdict)))
+        rows.append(plotting.Claim(text, estimate, low, high, 100 * claim.threshold, claim.direction, str(verdict)))
     return rows
 
 
 def fig_findings(table: pd.DataFrame, claims) -> bytes:
     rows = findings_rows(table, claims)
-    fig = figures.forest(rows, "effect (percentage points): row A minus row B, or minus chance")
-    return figures.to_png(fig)
+    fig = plotting.forest(rows, "effect (percentage points): row A minus row B, or minus chance")
+    return plotting.to_png(fig)
 
 
 def fig_throughput(numeric: pd.DataFrame) -> bytes:
-    return figures.to_png(throughput_figure(numeric))
+    return plotting.to_png(throughput_figure(numeric))
 
 
 def throughput_figure(numeric: pd.DataFrame):
-    plt = figures.pyplot()
-    fig, ax = plt.subplots(figsize=(figures.WIDTH * 0.8, 5.5))
+    plt = plotting.pyplot()
+    fig, ax = plt.subplots(figsize=(plotting.WIDTH * 0.8, 5.5))
     # One point per job (its variants share one timing): the last variant, e.g. "combined", "fusion-svm".
     rows = numeric[numeric["infer_videos_per_s"] > 0]
     rows = rows.assign(job=rows["method"].str.split("/").str[0]).drop_duplicates(["dataset", "job"], keep="last")
@@ -126,42 +127,42 @@ def throughput_figure(numeric: pd.DataFrame):
     ax.set_xscale("log")
     low, high = rows["infer_videos_per_s"].min(), rows["infer_videos_per_s"].max()
     ax.set_xlim(low / 1.6, high * 2.2)   # room on the right for the labels of the fastest points
-    ticks = figures.nice_log_ticks(low / 1.6, high * 2.2)
+    ticks = plotting.nice_log_ticks(low / 1.6, high * 2.2)
     ax.xaxis.set_major_locator(plt.FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: figures.plain_number(v)))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: plotting.plain_number(v)))
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_ylim(-3, 103)
-    ax.set_xlabel("inference throughput (test videos/s, all views; log scale)", fontsize=figures.LABEL_SIZE + 1)
-    ax.set_ylabel("video hit@1 (%), 95% interval", fontsize=figures.LABEL_SIZE + 1)
-    ax.tick_params(labelsize=figures.LABEL_SIZE)
+    ax.set_xlabel("inference throughput (test videos/s, all views; log scale)", fontsize=plotting.LABEL_SIZE + 1)
+    ax.set_ylabel("video hit@1 (%), 95% interval", fontsize=plotting.LABEL_SIZE + 1)
+    ax.tick_params(labelsize=plotting.LABEL_SIZE)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=figures.LABEL_SIZE, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(palette),
+    ax.legend(fontsize=plotting.LABEL_SIZE, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(palette),
               frameon=False)
-    figures.place_labels(ax, [p[0] for p in points], [p[1] for p in points], [p[2] for p in points],
+    plotting.place_labels(ax, [p[0] for p in points], [p[1] for p in points], [p[2] for p in points],
                          fontsize=8, colours=[p[3] for p in points])
     return fig
 
 
 def fig_confusions(confusions: dict[str, np.ndarray], classes: dict[int, str]) -> bytes:
     """One panel per row (two a line), each large enough to read its class names and cell percentages."""
-    plt = figures.pyplot()
+    plt = plotting.pyplot()
     n = len(confusions)
     cols = min(n, 2)
     lines = math.ceil(n / cols)
     fig, axes = plt.subplots(lines, cols, figsize=(5.4 * cols, 5.2 * lines), squeeze=False, layout="constrained")
     for ax, (method, matrix) in zip(axes.flat, confusions.items()):
-        figures.confusion_panel(ax, matrix, [classes.get(i, str(i)) for i in range(len(matrix))], method)
+        plotting.confusion_panel(ax, matrix, [classes.get(i, str(i)) for i in range(len(matrix))], method)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    return figures.to_png(fig)
+    return plotting.to_png(fig)
 
 
 def fig_per_class(confusions: dict[str, np.ndarray], classes: dict[int, str]) -> bytes:
-    return figures.to_png(per_class_figure(confusions, classes))
+    return plotting.to_png(per_class_figure(confusions, classes))
 
 
 def per_class_figure(confusions: dict[str, np.ndarray], classes: dict[int, str]):
-    plt = figures.pyplot()
+    plt = plotting.pyplot()
     methods = list(confusions)
     n = max(len(m) for m in confusions.values())
     table = np.full((len(methods), n), np.nan)
@@ -176,17 +177,17 @@ def per_class_figure(confusions: dict[str, np.ndarray], classes: dict[int, str])
     ax.set_xticks(range(n) if labelled else [], [classes.get(i, str(i)) for i in range(n)] if labelled else [],
                   rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
     ax.set_yticks(range(len(methods)), methods, fontsize=8)
-    ax.set_xlabel("class" if labelled else f"class (1-{n})", fontsize=figures.LABEL_SIZE)
+    ax.set_xlabel("class" if labelled else f"class (1-{n})", fontsize=plotting.LABEL_SIZE)
     bar = fig.colorbar(image, ax=ax, shrink=min(1.0, 6 / max(size[1], 1)))
-    bar.set_label("accuracy (%)", fontsize=figures.LABEL_SIZE)
+    bar.set_label("accuracy (%)", fontsize=plotting.LABEL_SIZE)
     bar.ax.tick_params(labelsize=8)
     return fig
 
 
 def fig_ablation(intervals: dict[str, stats.Interval | None], published: pd.DataFrame, variants) -> bytes:
-    plt = figures.pyplot()
+    plt = plotting.pyplot()
     pipelines = sorted({m.split("/")[0] for m in intervals})
-    fig, ax = plt.subplots(figsize=(figures.WIDTH * 0.7, 4.6))
+    fig, ax = plt.subplots(figsize=(plotting.WIDTH * 0.7, 4.6))
     width = 0.8 / (len(pipelines) + 1)
     x = np.arange(len(variants))
     for k, pipeline in enumerate(pipelines):
@@ -203,34 +204,34 @@ def fig_ablation(intervals: dict[str, stats.Interval | None], published: pd.Data
         ax.bar(x + len(pipelines) * width, [by_variant.get(v, np.nan) for v in variants], width, fill=False,
                hatch="//", label=f"† paper: {paper.iloc[0]['source']}, {paper.iloc[0]['dataset']} (their data)")
     ax.set_xticks(x + width * len(pipelines) / 2, [v if v == "combined" else v.upper() if v != "traj" else "Traj"
-                                                   for v in variants], fontsize=figures.LABEL_SIZE)
-    ax.set_ylabel("video hit@1 / accuracy (%)", fontsize=figures.LABEL_SIZE + 1)
+                                                   for v in variants], fontsize=plotting.LABEL_SIZE)
+    ax.set_ylabel("video hit@1 / accuracy (%)", fontsize=plotting.LABEL_SIZE + 1)
     ax.set_ylim(0, 100)
-    ax.tick_params(axis="y", labelsize=figures.LABEL_SIZE)
-    ax.legend(fontsize=figures.LABEL_SIZE - 1, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
-    return figures.to_png(fig)
+    ax.tick_params(axis="y", labelsize=plotting.LABEL_SIZE)
+    ax.legend(fontsize=plotting.LABEL_SIZE - 1, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+    return plotting.to_png(fig)
 
 
 def fig_bits_per_dim(numeric: pd.DataFrame) -> bytes:
-    plt = figures.pyplot()
+    plt = plotting.pyplot()
     from matplotlib.patches import Patch
 
     rows = numeric[numeric["bits_per_dim"].notna()].sort_values("bits_per_dim")
     several = rows["dataset"].nunique() > 1
-    fig, ax = plt.subplots(figsize=(figures.WIDTH * 0.75, 1.2 + 0.3 * len(rows)))
+    fig, ax = plt.subplots(figsize=(plotting.WIDTH * 0.75, 1.2 + 0.3 * len(rows)))
     labels = [f"{r.dataset}: " * several + f"{r.method} ({r.kind})" for r in rows.itertuples()]
     low = (rows["bits_per_dim"] - rows["bits_per_dim_low"].astype(float)).fillna(0).clip(lower=0)
     high = (rows["bits_per_dim_high"].astype(float) - rows["bits_per_dim"]).fillna(0).clip(lower=0)
-    exact, bound = figures.PALETTE[0], figures.PALETTE[1]
+    exact, bound = plotting.PALETTE[0], plotting.PALETTE[1]
     colours = [exact if k == "exact" else bound for k in rows["kind"]]
     ax.barh(labels, rows["bits_per_dim"], xerr=np.vstack([low, high]), color=colours, capsize=2)
     ax.invert_yaxis()
-    ax.set_xlabel("test bits/dim (lower is better)", fontsize=figures.LABEL_SIZE + 1)
-    ax.tick_params(labelsize=figures.LABEL_SIZE)
+    ax.set_xlabel("test bits/dim (lower is better)", fontsize=plotting.LABEL_SIZE + 1)
+    ax.tick_params(labelsize=plotting.LABEL_SIZE)
     ax.grid(axis="x", alpha=0.3)
     ax.legend([Patch(color=exact), Patch(color=bound)], ["exact NLL", "upper bound on the NLL"],
-              fontsize=figures.LABEL_SIZE, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
-    return figures.to_png(fig)
+              fontsize=plotting.LABEL_SIZE, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    return plotting.to_png(fig)
 
 
 def artefact_caption(name: str) -> tuple[str, str]:

@@ -2,7 +2,7 @@
 but bootstrap intervals over the stored per-item predictions).
 
 Per suite it writes ``<suite>.md``, ``<suite>.csv``, ``<suite>.tex`` (booktabs) and a self-contained
-``<suite>.html`` (``benchmark.report_html``: figures embedded as base64 PNG, a sortable table); the PNGs
+``<suite>.html`` (``benchmark.reports.html``: figures embedded as base64 PNG, a sortable table); the PNGs
 also go to ``figures/`` for the Markdown. Every figure carries a caption saying what it shows and how
 to read it.
 Published numbers sit in their own "paper" column, always with their dataset and citation: they come
@@ -20,10 +20,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import planted_copies, protocol, report_html, stats
-from benchmark.cache import atomic_write_bytes
-from benchmark.check import collect, predictions
-from benchmark.report_figures import (ABLATION_CAPTION, ACCURACY_CAPTION, BITS_CAPTION, CONFUSION_CAPTION,
+from benchmark.analysis import stats
+from benchmark.analysis.check import collect, predictions
+from benchmark.audits import planted_copies
+from benchmark.common.cache import atomic_write_bytes
+from benchmark.pipeline import protocol
+from benchmark.registry import AUDITS
+from benchmark.reports import html as report_html
+from benchmark.reports.figures import (ABLATION_CAPTION, ACCURACY_CAPTION, BITS_CAPTION, CONFUSION_CAPTION,
                                       FINDINGS_CAPTION, PER_CLASS_CAPTION, THROUGHPUT_CAPTION, artefact_caption,
                                       fig_ablation, fig_accuracy, fig_bits_per_dim, fig_confusions, fig_findings,
                                       fig_per_class, fig_throughput)
@@ -61,9 +65,15 @@ class Section:
         self.figures[name], self.captions[name], self.placement[name] = png, caption, where
 
 
+def split_rows(frame):
+    """(model rows, planted-copy audit rows) of a results frame."""
+    is_audit = frame["method"].astype(str).str.split("/").str[0].isin(AUDITS)
+    return frame[~is_audit], frame[is_audit]
+
+
 # --- published numbers ----------------------------------------------------------------------------
 def load_published() -> pd.DataFrame:
-    with resources.files("benchmark").joinpath("published.csv").open() as handle:
+    with resources.files("benchmark.reports").joinpath("published.csv").open() as handle:
         return pd.DataFrame(list(csv.DictReader(handle)))
 
 
@@ -315,7 +325,7 @@ def _confusion_groups(confusions: dict[str, np.ndarray], groups: dict[str, str])
 
 def _add_findings(done: pd.DataFrame, section: Section) -> None:
     """The Findings table, from the per-video predictions of one dataset (the embedded one if present)."""
-    from benchmark import findings
+    from benchmark.analysis import findings
     from benchmark.data import synthetic
 
     datasets = done["dataset"].unique().tolist()
@@ -361,7 +371,7 @@ FASHION_NOTE = ("Fashion-MNIST rows: the quick profile reads its 'quick-large' s
 
 
 def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
-    models, audits = planted_copies.split_rows(frame)
+    models, audits = split_rows(frame)
     done = _in_registry_order(models[models["status"] == "done"], _registry_info("generative"))
     display, numeric, artefacts = [], [], {}
     for (dataset, method), rows in done.groupby(["dataset", "method"], sort=False):
@@ -413,7 +423,7 @@ def _artefact_paths(row) -> list[Path]:
     """The job's listed PNG artefacts, found where the job wrote them or under this run's artefacts/."""
     import json
 
-    from benchmark.store import Store
+    from benchmark.pipeline.store import Store
 
     store = Store(row["out_dir"], readonly=True)
     try:
@@ -478,7 +488,7 @@ def dirty_commits(frame: pd.DataFrame) -> list[str]:
 
 def header_items(frame: pd.DataFrame) -> list[tuple[str, str]]:
     """What the whole report shares, said once at its top: data, design, machine, device and provenance."""
-    from benchmark.provenance import git_commit
+    from benchmark.common.provenance import git_commit
 
     def listed(column: str, rows: pd.DataFrame = frame) -> str:
         values = rows[column].dropna().astype(str).unique() if column in rows else []

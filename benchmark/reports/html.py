@@ -13,8 +13,8 @@ import re
 
 import pandas as pd
 
-from benchmark.figures import verdict_key
-from benchmark.report_figures import ARTEFACT_CAPTIONS
+from benchmark.common.plotting import verdict_key
+from benchmark.reports.figures import ARTEFACT_CAPTIONS
 
 STYLE = """
 *{box-sizing:border-box}

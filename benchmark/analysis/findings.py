@@ -5,7 +5,7 @@ per-video correctness between two rows on the same videos (paired: same split, s
 row's mean minus a constant (chance). Correctness is video hit@1, or, for a class pair, the choice
 between the pair's two classes on the pair's videos (0.5 = chance).
 
-Test: the paired group bootstrap of ``benchmark.stats`` (two-stage; groups are actors within a split,
+Test: the paired group bootstrap of ``benchmark.analysis.stats`` (two-stage; groups are actors within a split,
 so videos of one actor are resampled together across seeds). Two one-sided p-values, one for the claim
 (H0: d on the wrong side of the threshold) and one against it (H0: d on the claim's side), each the
 bootstrap fraction of replicates beyond the threshold (+1 correction). A claim's p is twice the smaller;
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from benchmark import stats
+from benchmark.analysis import stats
 
 ALPHA = 0.05
 N_BOOT = 4000

@@ -4,7 +4,7 @@ With no scheduler address it starts a ``LocalCluster`` of single-threaded worker
 machine; with an address (``tcp://host:8786``) it uses the cluster behind it (see docs/dask.md).
 
 - A task carries a config and file paths (``JobTask``), never a live model or tensor; a worker runs
-  ``benchmark.runner.execute`` and sends back the small ``TaskResult``. Only the driver writes the store.
+  ``benchmark.pipeline.runner.execute`` and sends back the small ``TaskResult``. Only the driver writes the store.
 - Jobs on ``cuda`` ask for one unit of the ``GPU`` worker resource; if no worker has one, they fail
   at once with a clear reason instead of waiting forever.
 - A job that fails by itself (``execute`` returns status "failed") is deterministic and is not retried.
@@ -28,8 +28,8 @@ from typing import Callable, Iterable, Iterator
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from benchmark.provenance import now
-from benchmark.runner import JobTask, TaskResult, execute
+from benchmark.common.provenance import now
+from benchmark.pipeline.runner import JobTask, TaskResult, execute
 
 DEFAULT_RETRIES = 2
 NO_WORKER_TIMEOUT_S = 120.0   # no worker alive this long: the waiting jobs fail
@@ -244,7 +244,7 @@ class DieWithDriver(WorkerPlugin):
         self.driver_pid = driver_pid
 
     def setup(self, worker) -> None:
-        from benchmark.executors import die_with_driver
+        from benchmark.common.processes import die_with_driver
 
         die_with_driver(self.driver_pid)
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from benchmark.cache import Cache
+from benchmark.common.cache import Cache
 
 
 @dataclass
@@ -50,9 +50,9 @@ def _artefact_path(videos, i: int, kind: str, method) -> Path:
         return videos.frames_path(i)
     if kind == "flow":
         return videos.flow_path(i, _uses_flow(method, ""))
-    from baselines.video.dt.method import _features_key
+    from baselines.video.dt.method import features_cache_key
 
-    return videos.cache.path("dt-features", _features_key(videos, i, method.config))
+    return videos.cache.path("dt-features", features_cache_key(videos, i, method.config))
 
 
 def _cached(videos, i: int, kind: str, method) -> bool:
@@ -126,7 +126,7 @@ def _identity(kind: str, videos, method) -> str:
     """What makes an artefact kind shared between methods: the frames, and the flow or DT parameters."""
     from dataclasses import asdict
 
-    from benchmark.cache import stable_hash
+    from benchmark.common.cache import stable_hash
 
     extra = ""
     if kind == "flow":

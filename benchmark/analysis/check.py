@@ -2,7 +2,7 @@
 
 Accuracy (video hit@1 per video; per-image NLL for density models), per method (or method/variant)
 pooled over the splits and seeds of the run, against the baseline's per-item predictions: paired
-bootstrap interval of now - baseline, resampling by group (``benchmark.stats``; groups of different
+bootstrap interval of now - baseline, resampling by group (``benchmark.analysis.stats``; groups of different
 splits stay apart). A video method regresses when the whole interval lies below -margin AND the exact
 McNemar test on the discordant videos (one-sided: now worse) rejects equality at alpha. Both are asked
 for because with few groups the bootstrap alone can be overconfident (three flipped videos of twenty
@@ -23,7 +23,7 @@ separately, each failing only when the one-sided Mann-Whitney U test (now slower
 baseline's (median factor above 1 + tolerance: other processes competed for the cores) wall time is
 "not gated" and CPU time alone decides: a busy neighbour cannot fail the gate, a slower method can.
 Before either test, each repeat's times are divided by max(1, its median reference time / the
-baseline's): a slower host cannot fail the gate either (``benchmark.host_speed`` says why and at
+baseline's): a slower host cannot fail the gate either (``benchmark.analysis.host_speed`` says why and at
 what price).
 
 Speed with one timing per job (the fallback below): every phase time is divided by the reference workload time of the same job (``reference_s``:
@@ -61,9 +61,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import decoding, host_speed, stats
-from benchmark.provenance import now as utc_now
-from benchmark.tolerances import Tolerances
+from benchmark.analysis import host_speed, stats
+from benchmark.analysis.tolerances import Tolerances
+from benchmark.common.provenance import now as utc_now
+from benchmark.pipeline import decoding
 
 FORMAT = "cvbench-baseline/1"
 PHASES = ("extract_s", "train_s", "infer_s", "infer_train_s", "infer_bounds_s", "sample_s", "nncheck_s")
@@ -84,7 +85,7 @@ class Verdict:
 # --- snapshots: what a run is, in the baseline's format ----------------------------------------------
 def collect(out_dirs) -> pd.DataFrame:
     """Result rows of one or more run directories, each tagged with the directory it came from."""
-    from benchmark.store import Store
+    from benchmark.pipeline.store import Store
 
     frames = []
     for out in out_dirs:
@@ -101,7 +102,7 @@ def collect(out_dirs) -> pd.DataFrame:
 
 
 def predictions(out_dir: str, job_key: str, variant: str) -> pd.DataFrame:
-    from benchmark.store import Store
+    from benchmark.pipeline.store import Store
 
     store = Store(out_dir, readonly=True)
     try:
@@ -179,7 +180,7 @@ def snapshot(out_dirs) -> dict:
 def _run_workers(out_dir: str) -> int | None:
     """``--workers`` of the directory's last ``bench run``: it sets the jobs' thread counts, and
     timings taken with other thread counts (or on a machine shared at another level) do not compare."""
-    from benchmark.store import Store
+    from benchmark.pipeline.store import Store
 
     store = Store(out_dir, readonly=True)
     try:
@@ -307,7 +308,7 @@ def _rank_verdicts(name: str, now: dict, base: dict, tol: Tolerances, busy: floa
     ``rank_alpha`` AND the ratio of medians exceeds 1 + tolerance. Wall time is not gated when the run
     was busy (``busy``: how much more wall time per CPU second its phases took than the baseline's):
     other processes then slow the wall clock, while CPU time still measures the method's work.
-    Each sample is first divided by its repeat's host slow-down (``benchmark.host_speed``; ``reference``
+    Each sample is first divided by its repeat's host slow-down (``benchmark.analysis.host_speed``; ``reference``
     is the baseline's reference time)."""
     from scipy.stats import mannwhitneyu
 
@@ -483,7 +484,7 @@ def _holdings(snap: dict) -> str:
 
 def _matching_run(baseline: dict) -> str:
     """The `bench run` command(s) whose rows include every row of the baseline."""
-    from benchmark.plan import DEFAULT_DATASETS
+    from benchmark.pipeline.plan import DEFAULT_DATASETS
     from benchmark.registry import methods_of
 
     workers = {job.get("workers") for job in baseline.get("jobs", {}).values()} - {None}
@@ -638,7 +639,7 @@ def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show
                                      f"(--allow-dirty writes it anyway, marked)")
         if dirty:
             print(f"warning: baseline made from uncommitted code: {', '.join(dirty)}", file=sys.stderr)
-        from benchmark.cache import atomic_write_bytes
+        from benchmark.common.cache import atomic_write_bytes
 
         if baseline_path.is_dir():
             raise ValueError(f"{baseline_path}: is a directory, not a baseline file")

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from benchmark.outcome import JobOutcome
-from benchmark.protocol import check_scored_on_trained_split
+from benchmark.pipeline.outcome import JobOutcome
+from benchmark.pipeline.protocol import check_scored_on_trained_split
 
 if TYPE_CHECKING:  # imported where a frame is built: `bench` start-up does not pay for pandas
     import pandas as pd

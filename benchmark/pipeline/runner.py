@@ -16,11 +16,11 @@ import numpy as np
 
 from benchmark.data.datasets import DatasetSplit
 from benchmark.methods import MethodContext, Scores, lookup
-from benchmark.outcome import JobOutcome, RowResult
-from benchmark.progress import job_label
-from benchmark.provenance import now
-from benchmark.reference_workload import reference_seconds
-from benchmark.timing import PhaseTimer
+from benchmark.pipeline.outcome import JobOutcome, RowResult
+from benchmark.common.progress import job_label
+from benchmark.common.provenance import now
+from benchmark.pipeline.reference_workload import reference_seconds
+from benchmark.common.timing import PhaseTimer
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _run_video(task: JobTask, method, timer: PhaseTimer) -> JobOutcome:
         method.fit(data.train)
     with timer.phase("infer"):
         scores: dict[str, Scores] = method.predict_scores(data.test)
-    from benchmark.metrics import video_metrics, video_predictions
+    from benchmark.pipeline.metrics import video_metrics, video_predictions
 
     rows = [RowResult(variant, video_metrics(s, data.test.labels, data.test.n_classes, data.pairs),
                       video_predictions(s, data.test.labels, data.test.names, data.test.groups))
@@ -96,7 +96,7 @@ def _run_video(task: JobTask, method, timer: PhaseTimer) -> JobOutcome:
 
 def _run_generative(task: JobTask, spec, ctx: MethodContext, timer: PhaseTimer) -> JobOutcome:
     from benchmark.data.images import load_image_dataset
-    from benchmark.generative_suite import run_generative_job
+    from benchmark.pipeline.generative_suite import run_generative_job
 
     # The train / valid / test split is fixed (seed 0) for every job, so seeds vary the models, never the data.
     data = load_image_dataset(task.job.dataset, task.job.profile, seed=0)
@@ -131,7 +131,7 @@ def execute(task: JobTask) -> TaskResult:
 
 def _execute(task: JobTask) -> TaskResult:
     from benchmark.registry import methods_of
-    from benchmark.threads import pin_threads
+    from benchmark.common.threads import pin_threads
 
     pin_threads(task.threads)
     job = task.job

@@ -1,7 +1,7 @@
 """The ``plan`` subcommand: design tools that size a run from a stored one (wiring only; the work and the
 options are in coverage.py and sizing.py, whose own ``python -m`` entry points take the same options).
 
-Not to be confused with ``benchmark.plan``, the job list of one ``bench run``.
+Not to be confused with ``benchmark.pipeline.plan``, the job list of one ``bench run``.
 """
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import importlib
 
 # subcommand -> (module offering add_arguments(parser) and run(args), help line)
 TOOLS = {
-    "coverage": ("benchmark.coverage",
+    "coverage": ("benchmark.analysis.coverage",
                  "simulated coverage and half-width of each row's 95% interval on run designs (SxRxA)"),
-    "sizing": ("benchmark.sizing",
+    "sizing": ("benchmark.analysis.sizing",
                "seeds per split each row needs for a target interval half-width, and what that costs"),
 }
 

@@ -34,9 +34,9 @@ from scipy.stats import fisher_exact, mannwhitneyu
 from sklearn.cluster import KMeans
 from torch import nn
 
-from benchmark.memorisation import MEMORISED_RATIO, ct_from_cells, nearest_neighbours
-from benchmark.outcome import JobOutcome, RowResult
-from benchmark.timing import PhaseTimer
+from benchmark.audits.memorisation import MEMORISED_RATIO, ct_from_cells, nearest_neighbours
+from benchmark.common.timing import PhaseTimer
+from benchmark.pipeline.outcome import JobOutcome, RowResult
 
 RATES = (0.0, 0.01, 0.05, 0.10, 0.25)
 COPY_KINDS = ("exact", "noise", "shift")
@@ -269,14 +269,6 @@ class PlantedCopyStudy:
         return JobOutcome(rows=[RowResult("", metrics)], timings=timer.as_dict(), costs={})
 
 
-def split_rows(frame):
-    """(model rows, planted-copy audit rows) of a results frame."""
-    from benchmark.registry import AUDITS
-
-    is_audit = frame["method"].astype(str).str.split("/").str[0].isin(AUDITS)
-    return frame[~is_audit], frame[is_audit]
-
-
 def power_frame(audits) -> "pd.DataFrame":
     """Long table: dataset, space, copy kind, rate, detector, detection rate pooled over jobs (seeds)."""
     import pandas as pd
@@ -325,7 +317,7 @@ POWER_CAPTION = ("Planted copies: how often each memorisation detector fires (y)
 
 def power_figure(pooled) -> bytes:
     """Detection rate against r: one panel per (dataset, space, copy kind), one line per detector."""
-    from benchmark.figures import LABEL_SIZE, pyplot, to_png
+    from benchmark.common.plotting import LABEL_SIZE, pyplot, to_png
 
     plt = pyplot()
     panels = [(d, s, k) for d in pooled["dataset"].unique() for s in SPACES for k in COPY_KINDS
@@ -363,6 +355,6 @@ def add_to_section(section, audits) -> None:
     section.extra_tables["Planted copies: how often each memorisation detector fires (false alarms at r = 0, "
                          "detection rate per copy kind and fraction r of training copies)"] = power_table(pooled)
     section.add_figure("planted copies", power_figure(pooled), POWER_CAPTION)
-    section.notes.append("Planted copies (benchmark/planted_copies.py): rules: " + "; ".join(
+    section.notes.append("Planted copies (benchmark/audits/planted_copies.py): rules: " + "; ".join(
         f"{k}: {v}" for k, v in DETECTORS.items()) + ". Feature space: the 32-d code of a small convolutional "
         "autoencoder trained on the training split. Counts are detections / trials.")

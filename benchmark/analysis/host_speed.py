@@ -1,7 +1,7 @@
 """How much slower the machine ran a repeat than it ran the baseline, read off the reference workload.
 
 Every job times a fixed single-threaded matmul + convolution before and after itself
-(``benchmark.reference_workload``); the median over a repeat's jobs is that repeat's reference time.
+(``benchmark.pipeline.reference_workload``); the median over a repeat's jobs is that repeat's reference time.
 A repeat whose reference ran r times slower than the baseline's median reference had its phase times
 divided by max(1, r) before the speed gate compares them.
 

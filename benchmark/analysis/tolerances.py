@@ -1,4 +1,4 @@
-"""The CI gate's tolerances (apart from ``benchmark.check``, so building the CLI parser needs no pandas)."""
+"""The CI gate's tolerances (apart from ``benchmark.analysis.check``, so building the CLI parser needs no pandas)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

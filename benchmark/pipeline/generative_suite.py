@@ -17,9 +17,9 @@ import numpy as np
 
 from benchmark.data.images import ImageData
 from benchmark.methods import MethodContext, MethodSpec
-from benchmark.outcome import JobOutcome, RowResult
-from benchmark.timing import PhaseTimer
-from benchmark.memorisation import nn_check_summary, save_image_grid, save_nn_grid, save_pairs_grid
+from benchmark.pipeline.outcome import JobOutcome, RowResult
+from benchmark.common.timing import PhaseTimer
+from benchmark.audits.memorisation import nn_check_summary, save_image_grid, save_nn_grid, save_pairs_grid
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmark.config import DEFAULT_OUT
+from benchmark.pipeline.config import DEFAULT_OUT
 
 
 def _out_dirs(args: argparse.Namespace) -> list[Path]:
@@ -12,7 +12,7 @@ def _out_dirs(args: argparse.Namespace) -> list[Path]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from benchmark.report import write_reports
+    from benchmark.reports.report import write_reports
 
     for path in write_reports(_out_dirs(args), Path(args.to) if args.to else None):
         print(path)
@@ -20,7 +20,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from benchmark.check import Tolerances, run_check
+    from benchmark.analysis.check import Tolerances, run_check
 
     tol = Tolerances(margin=args.margin, nll_margin=args.nll_margin, alpha=args.alpha,
                      speed_tolerance=args.speed_tolerance, min_seconds=args.min_seconds)
@@ -29,7 +29,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def register_report_commands(subparsers) -> None:
-    from benchmark.tolerances import Tolerances
+    from benchmark.analysis.tolerances import Tolerances
 
     defaults = Tolerances()
     report = subparsers.add_parser("report", help="regenerate tables and figures from the results store")

@@ -1,0 +1,189 @@
+"""Simulation of the report's interval procedure on a run design: how often the 95% interval of a row's
+video hit@1 covers the true value, and how wide it is.
+
+A simulated run: per split, ``test_actors`` actors with ``videos_per_actor`` test videos each; each actor
+has a random effect (logit scale, sd ``actor_sd``), each (split, seed) training run one (sd ``seed_sd``),
+and a video is right with probability expit(logit(p) + actor + seed). The true value is the expected
+accuracy over actors and training seeds. The interval is made exactly as ``bench report`` makes it
+(``stats.bootstrap_replicates`` per job, ``stats.pooled_over_runs`` over splits and seeds).
+
+``bench plan coverage --out DIR [--designs SxRxA ...]`` (or ``python -m benchmark.coverage``) prints it for every
+row of a stored run, with the spreads measured from the run.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit, logit
+
+from benchmark.analysis import stats
+from benchmark.common.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Design:
+    splits: int
+    seeds: int
+    test_actors: int          # per split
+    videos_per_actor: int     # test videos of one actor (classes x clips)
+
+
+def true_accuracy(p: float, actor_sd: float, seed_sd: float, n: int = 400_000, rng_seed: int = 1) -> float:
+    rng = np.random.default_rng(rng_seed)
+    return float(expit(logit(p) + rng.normal(0, actor_sd, n) + rng.normal(0, seed_sd, n)).mean())
+
+
+def simulate(design: Design, p: float = 0.5, actor_sd: float = 0.5, seed_sd: float = 0.35, n_sims: int = 200,
+             n_boot: int = 400, rng_seed: int = 0) -> tuple[float, float]:
+    """(coverage, mean half-width) of the 95% interval over ``n_sims`` simulated runs."""
+    rng = np.random.default_rng(rng_seed)
+    truth = true_accuracy(p, actor_sd, seed_sd)
+    groups = np.repeat(np.arange(design.test_actors), design.videos_per_actor)
+    covered, widths = 0, []
+    for sim in range(n_sims):
+        estimates, replicates = {}, {}
+        for split in range(1, design.splits + 1):
+            actors = rng.normal(0, actor_sd, design.test_actors)[groups]
+            resamples = stats.group_resamples(groups, n_boot, seed=split)   # shared by the seeds of a split
+            for seed in range(design.seeds):
+                right = (rng.random(len(groups)) < expit(logit(p) + actors + rng.normal(0, seed_sd))).astype(float)
+                estimates[(split, seed)] = float(right.mean())
+                replicates[(split, seed)] = np.array([right[idx].mean() for idx in resamples])
+        interval = stats.percentile_interval(*stats.pooled_over_runs(replicates, estimates, n_boot, seed=sim))
+        covered += interval.low <= truth <= interval.high
+        widths.append((interval.high - interval.low) / 2)
+    return covered / n_sims, float(np.mean(widths))
+
+
+# --- the variance components of a stored run, and the design they call for ------------------------------
+@dataclass(frozen=True)
+class Components:
+    """Method-of-moments variance components of one row's video hit@1, on the probability scale."""
+
+    p: float            # mean accuracy
+    seed_sd: float      # between training seeds of one split
+    actor_sd: float     # between test actors, beyond their videos' own spread
+    videos_per_actor: int
+
+    def logit_scale(self) -> tuple[float, float]:
+        """(actor_sd, seed_sd) on the logit scale, as ``simulate`` takes them (delta method)."""
+        slope = max(self.p * (1 - self.p), 0.05)
+        return self.actor_sd / slope, self.seed_sd / slope
+
+
+def estimate_components(correct: dict[tuple[int, int], np.ndarray], groups: dict[int, np.ndarray]) -> Components:
+    """Components from per-video correctness: ``correct[(split, seed)]`` (0/1 per test video, the same
+    videos in the same order for every seed of a split) and ``groups[split]`` (each video's actor).
+
+    Seed: var over seeds of a split's accuracy, less the per-video seed-to-seed noise / n (needs >= 2 seeds
+    in some split). Actor: var over actors of their seed-averaged accuracy, less the within-actor video
+    spread / videos per actor. Both are floored at 0 and pooled over splits.
+    """
+    splits = sorted({split for split, _ in correct})
+    seed_vars, actor_vars, accs, counts = [], [], [], []
+    for split in splits:
+        c = np.stack([correct[key] for key in sorted(correct) if key[0] == split]).astype(float)  # (R, N)
+        accs.append(c.mean())
+        r, n = c.shape
+        if r >= 2:
+            within_video = c.var(axis=0, ddof=1).mean()
+            seed_vars.append(max(c.mean(axis=1).var(ddof=1) - within_video / n, 0.0))
+        per_video = c.mean(axis=0)
+        actors, per_actor = np.unique(groups[split], return_counts=True)
+        counts.extend(per_actor)
+        means = np.array([per_video[groups[split] == a].mean() for a in actors])
+        spread = np.mean([per_video[groups[split] == a].var(ddof=1) / (groups[split] == a).sum()
+                          for a in actors if (groups[split] == a).sum() > 1])
+        actor_vars.append(max(means.var(ddof=1) - spread, 0.0))
+    if not seed_vars:
+        raise ValueError("the seed component needs at least two seeds of one split")
+    return Components(float(np.mean(accs)), float(np.sqrt(np.mean(seed_vars))),
+                      float(np.sqrt(np.mean(actor_vars))), int(np.median(counts)))
+
+
+def simulate_row(c: Components, design: Design, n_sims: int = 100) -> tuple[float, float]:
+    """``simulate`` with one row's measured components (its p kept off 0 and 1, where the logit is infinite)."""
+    actor_sd, seed_sd = c.logit_scale()
+    return simulate(design, p=min(max(c.p, 0.02), 0.98), actor_sd=actor_sd, seed_sd=seed_sd, n_sims=n_sims)
+
+
+def run_components(out_dir: str) -> dict[str, Components]:
+    """Components of every video row (method or method/variant) stored in ``out_dir``."""
+    from benchmark.analysis.check import collect, predictions
+
+    frame = collect([out_dir])
+    frame = frame[(frame["status"] == "done") & frame["video_hit1"].notna()]
+    out = {}
+    for method, rows in frame.groupby("method", sort=False):
+        correct, groups = {}, {}
+        for _, row in rows.iterrows():
+            preds = predictions(row["out_dir"], row["job_key"], row.get("variant") or "").sort_values("item")
+            correct[(int(row["split"]), int(row["seed"]))] = (preds["pred"] == preds["label"]).to_numpy()
+            groups[int(row["split"])] = preds["group"].astype(str).to_numpy()
+        if len({seed for _, seed in correct}) >= 2:
+            out[method] = estimate_components(correct, groups)
+    return out
+
+
+DEFAULT_DESIGNS = ("1x1x4", "3x3x4", "3x5x12")
+
+
+def parse_design(text: str) -> tuple[int, int, int]:
+    """``SPLITSxSEEDSxACTORS`` (e.g. 3x5x12) as a tuple of three positive ints."""
+    parts = text.split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise UsageError(f"{text!r}: a design is SPLITSxSEEDSxACTORS, e.g. 3x5x12")
+    return tuple(map(int, parts))
+
+
+def add_arguments(parser) -> None:
+    """The options of ``python -m benchmark.coverage`` and ``bench plan coverage``."""
+    parser.add_argument("--out", required=True, help="a run directory with >= 2 seeds of some split")
+    # designs stay text here: ``run`` parses them, so a bad one is a one-line error under ``bench``
+    parser.add_argument("--designs", nargs="+", default=list(DEFAULT_DESIGNS), metavar="SxRxA",
+                        help="splits x seeds x test actors per split (videos per actor: as in the run; "
+                             f"default: {' '.join(DEFAULT_DESIGNS)})")
+    parser.add_argument("--sims", type=int, default=100, help="simulated runs per design (default 100)")
+
+
+def run(args) -> int:
+    """Print each row's components and its simulated coverage and half-width on each design. A bad option
+    raises ``UsageError``; a run without a row that has two seeds of a split raises ``ValueError``."""
+    designs = [parse_design(text) for text in args.designs]
+    if args.sims < 1:
+        raise UsageError(f"--sims must be at least 1, got {args.sims}")
+    components = run_components(args.out)
+    if not components:
+        raise ValueError(f"{args.out}: no row has two seeds of a split")
+    print("row | p | seed sd | actor sd (points) | " + " | ".join(
+        f"{s}x{r}x{a}: coverage, ±" for s, r, a in designs))
+    for method, c in components.items():
+        cells = []
+        for splits, seeds, actors in designs:
+            coverage, half = simulate_row(c, Design(splits, seeds, actors, c.videos_per_actor), args.sims)
+            cells.append(f"{coverage:.2f}, {100 * half:.1f}")
+        print(f"{method} | {100 * c.p:.1f} | {100 * c.seed_sd:.1f} | {100 * c.actor_sd:.1f} | " + " | ".join(cells))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmark.coverage --out DIR [--designs SxRxA ...]``: each row's measured components and the
+    simulated coverage and half-width of its 95% interval on each design (splits x seeds x test actors)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmark.coverage")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except (ValueError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
