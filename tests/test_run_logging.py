@@ -162,8 +162,8 @@ def test_a_failed_start_leaves_nothing_it_created(tmp_path, capsys, monkeypatch,
 
 
 def test_job_lines_name_a_split_only_for_video_jobs():
-    from benchmark.progress import RunLog
-    from benchmark.runner import Job
+    from benchmark.common.progress import RunLog
+    from benchmark.pipeline.runner import Job
 
     video = Job(suite="video", dataset="synthetic-actions", split=2, method="c3d", profile="smoke", seed=1, device="cpu")
     images = Job(suite="generative", dataset="digits", split=1, method="vae", profile="smoke", seed=0, device="cpu")

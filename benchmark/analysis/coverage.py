@@ -19,7 +19,7 @@ import numpy as np
 from scipy.special import expit, logit
 
 from benchmark.analysis import stats
-from benchmark.common.errors import UsageError
+from benchmark.common.errors import UsageError, tool_main
 
 
 @dataclass(frozen=True)
@@ -171,18 +171,7 @@ def run(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmark.coverage --out DIR [--designs SxRxA ...]``: each row's measured components and the
     simulated coverage and half-width of its 95% interval on each design (splits x seeds x test actors)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m benchmark.coverage")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UsageError as exc:
-        parser.error(str(exc))
-    except (ValueError, OSError) as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    return tool_main("python -m benchmark.coverage", None, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

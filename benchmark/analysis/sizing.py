@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from benchmark.analysis.coverage import Components, Design, run_components, simulate_row
-from benchmark.common.errors import UsageError
+from benchmark.common.errors import UsageError, tool_main
 
 COVERAGE = 0.93
 MAX_SEEDS = 40      # seeds per split the search tries at most
@@ -123,18 +123,7 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m benchmark.sizing", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UsageError as exc:
-        parser.error(str(exc))
-    except (ValueError, OSError) as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    return tool_main("python -m benchmark.sizing", __doc__.split("\n\n")[0], add_arguments, run, argv)
 
 
 if __name__ == "__main__":
