@@ -19,13 +19,15 @@ from benchmark.pipeline import moves, plan
 from benchmark.registry import density_methods, video_methods
 
 ROOT = Path(__file__).resolve().parents[1]
+# the files code_version reads: the checkout, or site-packages when tox installs the package
+SOURCE = plan.PROJECT_ROOT
 BEFORE_MOVE = "9a82bb5"    # the last commit of the flat layout
 SPECS = {**video_methods(), **density_methods()}
 
 
 def hashed_files(spec) -> list[str]:
     """Paths, relative to the project root, of the files ``plan.code_version(spec)`` hashes."""
-    files = {Path(inspect.getsourcefile(spec.build)).resolve().relative_to(ROOT).as_posix(), *plan.HARNESS_FILES}
+    files = {Path(inspect.getsourcefile(spec.build)).resolve().relative_to(SOURCE.resolve()).as_posix(), *plan.HARNESS_FILES}
     return sorted(files | {f for f in spec.code_files if f.endswith(".py")})
 
 
@@ -44,7 +46,7 @@ def test_a_pure_move_keeps_the_code_version(name, tmp_path):
     for rel in files:    # the same files moved back and spelt as before: a pure move
         target = tmp_path / moves.old_path(rel)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(moves.as_before_move((ROOT / rel).read_bytes()))
+        target.write_bytes(moves.as_before_move((SOURCE / rel).read_bytes()))
     old_paths = [moves.old_path(rel) for rel in files]
     assert old_paths != files, "the move leaves every hashed file in place: nothing is tested"
     assert flat_code_version(tmp_path, old_paths) == plan.code_version(spec)
@@ -56,7 +58,7 @@ def test_no_hashed_file_spells_a_moved_module_or_renamed_name_as_before():
                                                         for o in moves.MOVED.values()} | set(moves.RENAMED.values())
     pattern = re.compile(r"(?<![\w./])(" + "|".join(map(re.escape, sorted(old, key=len, reverse=True))) + r")(?![\w])")
     files = {rel for spec in SPECS.values() for rel in hashed_files(spec)}
-    found = {rel: sorted(set(pattern.findall((ROOT / rel).read_text()))) for rel in sorted(files)}
+    found = {rel: sorted(set(pattern.findall((SOURCE / rel).read_text()))) for rel in sorted(files)}
     assert {rel: names for rel, names in found.items() if names} == {}
 
 
@@ -70,7 +72,7 @@ def test_a_one_character_edit_of_a_hashed_file_changes_the_code_version(rel, bef
     spec = SPECS["dt-bow-svm"]
     for f in hashed_files(spec):
         (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / f, tmp_path / f)
+        shutil.copy(SOURCE / f, tmp_path / f)
     monkeypatch.setattr(plan, "PROJECT_ROOT", tmp_path)
     unchanged = plan.code_version(spec)
     source = (tmp_path / rel).read_bytes()
@@ -88,7 +90,7 @@ def test_a_run_stored_by_the_flat_layout_resumes_with_every_job_done(tmp_path):
     if shutil.which("git") is None or _git("cat-file", "-e", f"{BEFORE_MOVE}^{{commit}}").returncode != 0:
         pytest.skip(f"needs git and the commit {BEFORE_MOVE} (the flat layout)")
     spec = SPECS["feature-histograms"]
-    edited = [rel for rel in hashed_files(spec) if moves.as_before_move((ROOT / rel).read_bytes())
+    edited = [rel for rel in hashed_files(spec) if moves.as_before_move((SOURCE / rel).read_bytes())
               != _git("show", f"{BEFORE_MOVE}:{moves.old_path(rel)}").stdout]
     if edited:
         pytest.skip(f"edited since the move (their keys changed on purpose): {', '.join(edited)}")
