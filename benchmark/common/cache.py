@@ -27,15 +27,11 @@ def _create_temp(path: Path) -> tuple[int, Path]:
 
     Created with mode 0666 so that the umask decides its permissions, as for any file the user writes
     (0644 under umask 022); ``tempfile.mkstemp`` makes 0600 files, which ``os.replace`` would carry over.
+    A 48-bit random name and O_EXCL: a clash raises instead of sharing a file.
     """
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    for _ in range(100):
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
+    return os.open(tmp, flags, 0o666), tmp
 
 
 def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
