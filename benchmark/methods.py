@@ -76,3 +76,4 @@ def lookup(registry: dict[str, Any], name: str, kind: str) -> Any:
     except KeyError:
         valid = ", ".join(sorted(registry))
         raise KeyError(f"unknown {kind} {name!r}; valid: {valid}") from None
+

@@ -5,12 +5,13 @@ To add a method: write its file with a ``MethodSpec`` in that family's dict; it 
 from __future__ import annotations
 
 from benchmark.methods import MethodContext, MethodSpec
+from benchmark.common.settings import settings_for
 
 
 def _planted_copies(ctx: MethodContext):
     from benchmark.audits.planted_copies import STUDY, PlantedCopyStudy  # torch: imported by the job, not by `bench list`
 
-    return PlantedCopyStudy(STUDY[ctx.profile], seed=ctx.seed, device=ctx.device)
+    return PlantedCopyStudy(settings_for(STUDY, ctx.profile), seed=ctx.seed, device=ctx.device)
 
 
 AUDITS: dict[str, MethodSpec] = {

@@ -36,7 +36,7 @@ def _write_store(out, seed: int = 0, disturbed: str | None = None) -> None:
                "profile": "smoke", "seed": 0, "device": "cpu", "code_version": "test"}
         store.record(run_id, job, "done", outcome, None, {}, "t0", "t1")
     nll = rng.normal(100, 10, 300)
-    density = RowResult("", {"kind": "exact", "nll_nats": float(nll.mean())},
+    density = RowResult("", {"kind": "exact", "nll_nats": float(nll.mean()), "dims": 64, "levels": 17},
                         [{"item": f"test/{i}", "group": "test", "nll_nats": float(v)} for i, v in enumerate(nll)])
     job = {"job_key": "key-pixelcnn", "suite": "generative", "dataset": "digits", "split": 1, "method": "pixelcnn",
            "profile": "smoke", "seed": 0, "device": "cpu", "code_version": "test"}
@@ -205,8 +205,8 @@ def test_the_committed_baseline_names_the_run_that_matches_it():
 
     from benchmark.analysis.check import _matching_run
 
-    baseline = json.loads((Path(__file__).resolve().parents[1] / "reports" / "baseline-smoke.json").read_text())
-    assert _matching_run(baseline) == "`bench run --suite all --profile smoke --split all --workers 1 --out DIR`"
+    baseline = json.loads((Path(__file__).resolve().parents[1] / "reports" / "baseline-ci.json").read_text())
+    assert _matching_run(baseline) == "`bench run --suite all --profile ci --split all --workers 1 --out DIR`"
 
 
 def test_cli_check_of_another_profile_says_how_to_gate_it(run_dir, tmp_path, capsys):
@@ -275,3 +275,19 @@ def test_accuracy_is_pooled_over_splits(tmp_path):
     one_split = better_by_four({1})
     assert [v.verdict for v in one_split] == ["pass"] and "(3 runs)" in one_split[0].method
     assert [v.verdict for v in better_by_four({1, 2, 3})] == ["FAIL"]
+
+
+def test_visible_slowdown_is_where_the_rank_gate_starts_to_fail():
+    """Tight repeats: the 1.25 tolerance decides; spread-out repeats: complete separation (6 vs 6: p = 1/924)
+    needs more. At the printed factor the gate fails, just below it it passes."""
+    from benchmark.analysis.check import _slower, _visible_slowdown
+
+    tol = Tolerances()
+    tight = np.array([1.0, 1.01, 1.02, 1.03, 1.04, 1.05])
+    spread = np.array([1.0, 1.1, 1.2, 1.3, 1.4, 1.6])
+    assert _visible_slowdown(tight, tight, tol) == pytest.approx(1.25, abs=0.01)
+    s = _visible_slowdown(spread, spread, tol)
+    assert s == pytest.approx(1.6, abs=0.01)   # every slowed repeat above the slowest baseline repeat
+    assert _slower(spread * s * 1.001, spread, tol) and not _slower(spread * s * 0.99, spread, tol)
+    with_tie = np.array([1.0, 1.0, 1.02, 1.03, 1.04, 1.05])   # ties: the exact test still reaches 1/924
+    assert _slower(with_tie * 1.3, with_tie, tol)

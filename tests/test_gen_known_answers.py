@@ -126,20 +126,36 @@ def test_copycat_is_flagged_and_held_out_generator_is_not(digits):
     copycat = np.clip(copycat + flips * rng.choice([-1, 1], copycat.shape), 0, 16).astype(np.uint8)
     held_out = np.concatenate([digits.valid, digits.valid[:20]])  # images the model never saw (200)
 
-    copied, _ = nn_check_summary(copycat, digits.train, digits.test, digits.levels, n_cells=5, seed=0)
-    honest, _ = nn_check_summary(held_out, digits.train, digits.test, digits.levels, n_cells=3, seed=0)
+    copied, _, _ = nn_check_summary(copycat, digits.train, digits.test, digits.levels, n_cells=5, seed=0)
+    honest, _, _ = nn_check_summary(held_out, digits.train, digits.test, digits.levels, n_cells=3, seed=0)
     assert copied["nn_memorised_frac"] > 0.9
     assert copied["nn_mw_z"] < -10
     assert copied["nn_ct"] < -5 and copied["nn_ct_cells"] >= 3
     assert honest["nn_memorised_frac"] <= honest["nn_memorised_frac_test_ref"] + 0.05
     assert abs(honest["nn_mw_z"]) < 3
     assert abs(honest["nn_ct"]) < 3 and honest["nn_ct_cells"] >= 1
+    assert honest["nn_realistic_frac"] > 0.85          # held-out images: 95% by construction, up to sampling
+    assert copied["nn_realistic_frac"] > 0.95           # copies are realistic: memorisation is the checks above
+
+
+def test_sample_realism_and_diversity_known_answers(digits):
+    """The CI gate's figures for a sampler: noise is never realistic, pixel-shuffled digits rarely are,
+    and one image repeated has one distinct nearest training image."""
+    rng = np.random.default_rng(2)
+    honest, _, _ = nn_check_summary(digits.valid, digits.train, digits.test, digits.levels, n_cells=3, seed=0)
+    shuffled = np.stack([rng.permutation(x.ravel()).reshape(x.shape) for x in digits.valid])
+    scrambled, _, _ = nn_check_summary(shuffled, digits.train, digits.test, digits.levels, n_cells=3, seed=0)
+    repeated, _, records = nn_check_summary(np.repeat(digits.valid[:1], 100, axis=0), digits.train, digits.test,
+                                            digits.levels, n_cells=3, seed=0)
+    assert honest["nn_distinct_frac"] > 0.5 and scrambled["nn_realistic_frac"] < 0.1
+    assert repeated["nn_distinct_frac"] == 1 / 100 and len({r["nn_index"] for r in records}) == 1
 
 
 def test_noise_generator_reads_as_underfitting(digits):
     noise = np.random.default_rng(1).integers(0, 17, (300, 1, 8, 8), dtype=np.uint8)
-    metrics, _ = nn_check_summary(noise, digits.train, digits.test, digits.levels, n_cells=3, seed=0)
+    metrics, _, _ = nn_check_summary(noise, digits.train, digits.test, digits.levels, n_cells=3, seed=0)
     assert metrics["nn_memorised_frac"] == 0 and metrics["nn_mw_z"] > 10 and metrics["nn_ct"] > 5
+    assert metrics["nn_realistic_frac"] == 0
 
 
 # ---------------------------------------------------------------------------------------------

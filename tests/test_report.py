@@ -62,7 +62,7 @@ def _fake_store(out, artefact_png, rich: bool = False):
     run_id = store.start_run("bench run (test)", {}, {}, "2026-01-01T00:00:00+00:00")
     labels = np.repeat(np.arange(4), 6)
     groups = np.tile(np.arange(1, 4), 8)
-    items = [f"C{y}/v_C{y}_g{g:02d}_c01.avi" for y, g in zip(labels, groups)]
+    items = [f"C{y}/v_C{y}_g{g:02d}_c{k + 1:02d}.avi" for k, (y, g) in enumerate(zip(labels, groups))]
 
     def video_row(variant, accuracy):
         pred = np.where(rng.random(len(labels)) < accuracy, labels, (labels + 1) % 4)
@@ -329,7 +329,7 @@ def test_findings_rows_read_the_effect_and_interval():
                           "verdict": ["supported", "not tested (single-frame not in this dataset's run)"]})
     first, second = findings_rows(table, CLAIMS)
     assert (first.estimate, first.low, first.high, first.threshold) == (29.2, 9.7, 47.2, 0.0)
-    assert np.isnan(second.estimate) and second.threshold == pytest.approx(10.0) and second.direction == "<"
+    assert np.isnan(second.estimate) and second.threshold == pytest.approx(10.0) and second.direction == "within"
 
 
 def _overlapping_labels(labels) -> list[tuple[str, str]]:

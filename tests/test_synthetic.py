@@ -73,6 +73,15 @@ def test_temporal_order_pair_has_the_same_steps_in_another_order():
     assert np.all(steps_a[:15, 1] < 0) and np.all(steps_a[16:, 0] > 0)  # up first (image y down), then right
 
 
+def test_the_ci_variant_has_a_still_camera_and_a_flat_scene():
+    """camera=0, clutter=0 (the smoke profile): the background neither moves nor carries texture."""
+    from dataclasses import replace
+
+    frames = synthetic.render_video(synthetic.CLASSES[4], 1, 1, replace(TINY, camera=0.0, clutter=0.0)).astype(float)
+    corner = frames[:, :6, :6].reshape(len(frames), -1, 3)   # (T, pixels, RGB)
+    assert np.abs(np.diff(corner, axis=0)).max() <= 1.0 and corner.std(axis=1).max() <= 1.0
+
+
 def test_every_video_has_camera_motion():
     """The scene itself moves: a static object class still changes from frame to frame everywhere."""
     frames = synthetic.render_video(synthetic.CLASSES[4], 1, 1, TINY).astype(float)

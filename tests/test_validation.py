@@ -31,10 +31,11 @@ def test_carve_holds_out_every_third_training_actor_and_never_a_test_video():
 def test_too_few_actors_is_an_error_and_legacy_settings_are_marked():
     with pytest.raises(ValueError, match="training groups"):
         validation_groups([1, 1, 2])
-    assert chosen_on("c3d", "quick") == "test split (legacy)"                # not varied on validation
+    assert chosen_on("c3d", "quick") == "validation"
+    assert chosen_on("dt-fv-svm", "quick") == "validation"
     assert chosen_on("lrcn", "quick") == "validation"
     assert chosen_on("c3d", "smoke") == "validation"
-    assert chosen_on("feature-histograms", "smoke") == "test split (legacy)"   # never re-chosen
+    assert chosen_on("feature-histograms", "smoke") == "validation"           # re-chosen on validation actors
     assert chosen_on("c3d", "paper") == "the papers' published settings"
 
 
@@ -44,7 +45,19 @@ def test_every_method_named_in_chosen_on_is_a_registered_video_method():
     from benchmark.pipeline.validation import CHOSEN_ON
 
     assert set(CHOSEN_ON) <= set(video_methods())
-    assert all(set(profiles) <= {"smoke", "quick"} for profiles in CHOSEN_ON.values())
+    assert all(set(profiles) <= {"smoke", "ci", "quick"} for profiles in CHOSEN_ON.values())
+
+
+def test_no_setting_is_marked_as_chosen_on_the_test_split():
+    """Every method of both suites says where its smoke and quick settings come from, and none says the test split."""
+    from benchmark.pipeline.validation import GENERATIVE_CHOSEN_ON, chosen_on
+    from benchmark.registry import methods_of
+
+    assert set(GENERATIVE_CHOSEN_ON) == set(methods_of("generative"))
+    for suite in ("video", "generative"):
+        for method in methods_of(suite):
+            for profile in ("smoke", "ci", "quick", "quick-large"):
+                assert "test split" not in chosen_on(method, profile), (method, profile)
 
 
 def test_a_validation_run_is_marked_in_the_store_and_kept_out_of_reports(tmp_path):
@@ -60,7 +73,7 @@ def test_a_validation_run_is_marked_in_the_store_and_kept_out_of_reports(tmp_pat
     finally:
         store.close()
     assert set(rows["evaluated_on"]) == {"validation"}
-    assert set(rows["settings_chosen_on"]) == {"test split (legacy)"}
+    assert set(rows["settings_chosen_on"]) == {"validation"}
     # smoke: 8 training actors per split, of which 3 (every third) are held out: 30 validation, 50 train videos
     assert rows["n_test"].iloc[0] == 30 and rows["n_train"].iloc[0] == 50
     assert main(["report", "--out", str(out), "--to", str(tmp_path / "reports")]) == 2   # nothing to report

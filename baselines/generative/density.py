@@ -22,6 +22,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
 
 from benchmark.methods import NLL, MethodSpec
+from benchmark.common.settings import settings_for
 
 
 def _flat(x: np.ndarray) -> np.ndarray:
@@ -286,18 +287,18 @@ DENSITY_BASELINES: dict[str, MethodSpec] = {
                                "independent categorical per pixel, add-one smoothing (exact)"),
     "categorical-mixture": _spec(
         "categorical-mixture",
-        lambda ctx: CategoricalMixture(**asdict(MIXTURE[ctx.profile]), random_state=ctx.seed),
+        lambda ctx: CategoricalMixture(**asdict(settings_for(MIXTURE, ctx.profile)), random_state=ctx.seed),
         "mixture of per-pixel categoricals fitted by EM, Dirichlet(0.2) smoothing (exact)"),
     "gmm-diag-discretised": _spec(
         "gmm-diag-discretised",
-        lambda ctx: DiscretisedDiagonalGMM(GMM_DIAG[ctx.profile].n_components, random_state=ctx.seed),
+        lambda ctx: DiscretisedDiagonalGMM(settings_for(GMM_DIAG, ctx.profile).n_components, random_state=ctx.seed),
         "diagonal Gaussian mixture integrated over pixel bins (exact)"),
-    "gmm-full": _spec("gmm-full", lambda ctx: DequantisedGMM(**asdict(GMM_FULL[ctx.profile]), random_state=ctx.seed),
+    "gmm-full": _spec("gmm-full", lambda ctx: DequantisedGMM(**asdict(settings_for(GMM_FULL, ctx.profile)), random_state=ctx.seed),
                       "full-covariance Gaussian mixture on dequantised pixels (bound)"),
     "pca-gaussian": _spec("pca-gaussian",
-                          lambda ctx: PCAGaussian(**asdict(PCA_G[ctx.profile]), random_state=ctx.seed),
+                          lambda ctx: PCAGaussian(**asdict(settings_for(PCA_G, ctx.profile)), random_state=ctx.seed),
                           "probabilistic PCA on dequantised pixels (bound)"),
-    "kde": _spec("kde", lambda ctx: KernelDensityModel(dequant_samples=KDE_SAMPLES[ctx.profile],
+    "kde": _spec("kde", lambda ctx: KernelDensityModel(dequant_samples=settings_for(KDE_SAMPLES, ctx.profile),
                                                        random_state=ctx.seed),
                  "Gaussian kernel density on dequantised pixels (bound)"),
 }

@@ -1,25 +1,18 @@
 """``bench check``: the CI gate. A regression fails it only when noise cannot explain it.
 
-Accuracy (video hit@1 per video; per-image NLL for density models), per method (or method/variant)
-pooled over the splits and seeds of the run, against the baseline's per-item predictions: paired
-bootstrap interval of now - baseline, resampling by group (``benchmark.analysis.stats``; groups of different
-splits stay apart). A video method regresses when the whole interval lies below -margin AND the exact
-McNemar test on the discordant videos (one-sided: now worse) rejects equality at alpha. Both are asked
-for because with few groups the bootstrap alone can be overconfident (three flipped videos of twenty
-in the same direction would fail it) while McNemar ignores the groups. Without the baseline's per-item
-predictions (or with other items) the test is unpaired: the interval of now's accuracy minus the
-baseline's value. A density model regresses when the interval of the NLL increase lies above
-margin x the baseline's mean NLL. A failed or missing job fails the gate by itself.
-
-Accuracy rows are gated only when the baseline is clearly above chance (its interval's lower end above
-chance + margin); other rows are printed "not gated" with the reason. A gated row also fails when this
-run's accuracy interval reaches chance, so all-wrong, constant or shuffled predictions always fail.
+Accuracy: one verdict per method (or method/variant) pooled over the splits and seeds of the run,
+against the baseline's per-item results (``benchmark.analysis.row_gates``: video hit@1, density NLL,
+planted-copy detector power; each gated only where the baseline is clearly above its floor, and failing
+when the run is back at it). A failed or missing job fails the gate by itself; a row the baseline gated
+fails when the run no longer stores what gating it needs.
 
 Speed with repeats (the CI way: six run directories a side, ``--out`` repeated, each one repeat of the
 same jobs): per phase, CPU time (the job's process and its reaped workers) and wall time are tested
 separately, each failing only when the one-sided Mann-Whitney U test (now slower, at least
-``min_samples`` a side) rejects at p < ``rank_alpha`` = 0.002 AND the ratio of medians exceeds
-1 + tolerance, as asv decides. When the run's phases took more wall time per CPU second than the
+``min_samples`` a side; exact with ties, ``stats.rank_sum_p``) rejects at p < ``rank_alpha`` = 0.002
+AND the ratio of medians exceeds 1 + tolerance, as asv decides. With 6 vs 6 the smallest p is
+1/924 = 0.00108, so a phase fails only when every repeat is slower than every baseline repeat; each
+verdict says which slow-down would fail it, and the check prints that sensitivity over the phases. When the run's phases took more wall time per CPU second than the
 baseline's (median factor above 1 + tolerance: other processes competed for the cores) wall time is
 "not gated" and CPU time alone decides: a busy neighbour cannot fail the gate, a slower method can.
 Before either test, each repeat's times are divided by max(1, its median reference time / the
@@ -62,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.analysis import host_speed, stats
+from benchmark.analysis.row_gates import Verdict, audit_verdict, density_verdict, sampler_verdict, video_verdict
 from benchmark.analysis.tolerances import Tolerances
 from benchmark.common.provenance import now as utc_now
 from benchmark.pipeline import decoding
@@ -69,17 +63,6 @@ from benchmark.pipeline import decoding
 FORMAT = "cvbench-baseline/1"
 PHASES = ("extract_s", "train_s", "infer_s", "infer_train_s", "infer_bounds_s", "sample_s", "nncheck_s")
 REFERENCE_KEYS = ("reference_before_s", "reference_after_s")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    method: str
-    metric: str
-    baseline: float | None
-    now: float | None
-    interval: str
-    verdict: str        # "pass" | "FAIL" | "new" | "not gated"
-    note: str = ""
 
 
 # --- snapshots: what a run is, in the baseline's format ----------------------------------------------
@@ -148,8 +131,20 @@ def snapshot(out_dirs) -> dict:
                     entry["items"] = {"item": preds["item"].tolist(), "group": preds["group"].tolist(),
                                       "label": preds["label"].astype(int).tolist(),
                                       "pred": preds["pred"].astype(int).tolist()}
+            elif isinstance(row.get("power"), list):   # the planted-copies audit: detections per cell
+                entry["metric"], entry["value"], entry["alpha"] = "detection power", None, _number(row.get("alpha"))
+                entry["power"] = [{"rate": float(c["rate"]), "trials": int(c["trials"]),
+                                   "detections": int(round(c["detection_rate"] * c["trials"]))} for c in row["power"]]
+            elif not preds.empty and "realistic" in preds:   # a sampler without a likelihood
+                entry["metric"], entry["value"] = "realistic samples", float(preds["realistic"].mean())
+                entry["items"] = {"item": preds["item"].tolist(), "group": preds["group"].astype(str).tolist(),
+                                  "realistic": preds["realistic"].astype(int).tolist(),
+                                  "nn_index": preds["nn_index"].astype(int).tolist()}
             else:
                 entry["metric"], entry["value"] = "nll_nats", _number(row.get("nll_nats"))
+                dims, levels = _number(row.get("dims")), _number(row.get("levels"))
+                if dims and levels:   # the uniform model's NLL per image, the densities' floor
+                    entry["uniform_nats"] = dims * math.log(levels)
                 if not preds.empty and "nll_nats" in preds and entry["value"] is not None:
                     entry["items"] = {"item": preds["item"].tolist(), "group": preds["group"].astype(str).tolist(),
                                       "nll_nats": preds["nll_nats"].astype(float).tolist()}
@@ -208,88 +203,6 @@ def _speed_entry(row, method: str, spread: tuple[float, float] | None) -> dict:
 
 
 # --- comparisons ----------------------------------------------------------------------------------
-def _aligned(now_items: dict, base_items: dict | None):
-    """Positions of the baseline's items in now's order, or None when they are not the same items."""
-    if not base_items or sorted(now_items["item"]) != sorted(base_items["item"]):
-        return None
-    where = {item: i for i, item in enumerate(base_items["item"])}
-    return np.array([where[item] for item in now_items["item"]])
-
-
-def _video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
-    """Gated only when the baseline is clearly above chance (else no regression could be seen: the row
-    is reported "not gated"). A gated row fails on a paired regression (interval below -margin and
-    McNemar), or when this run is no longer above chance (its interval reaches chance): all-wrong,
-    constant or shuffled predictions fail either way, even where the paired test lacks power."""
-    items = now.get("items")
-    if not items:
-        return Verdict(name, "video_hit1", base.get("value"), now.get("value"), "", "not gated",
-                       "the run stored no per-video predictions")
-    now_correct = np.equal(items["pred"], items["label"]).astype(float)
-    order = _aligned(items, base.get("items"))
-    boot = dict(n_boot=tol.n_boot, seed=tol.seed)
-    labels = base["items"]["label"] if base.get("items") else items["label"]
-    chance = 1.0 / max(len(set(labels)), 1)
-    floor = chance + tol.margin
-    if order is not None:
-        base_correct = np.equal(base["items"]["pred"], base["items"]["label"]).astype(float)[order]
-        base_value = float(base_correct.mean())
-        base_ci = stats.mean_interval(base_correct, items["group"], **boot)
-        if base_ci.low <= floor:
-            return Verdict(name, "video_hit1", base_value, float(now_correct.mean()), "", "not gated",
-                           f"baseline not clearly above chance ({_pct(base_ci)}, chance {100 * chance:.0f}%, "
-                           f"needs its lower bound above {100 * floor:.0f}%): a regression cannot be seen")
-        diff = stats.paired_difference(now_correct, base_correct, items["group"], **boot)
-        test = stats.mcnemar_exact(now_correct.astype(bool), base_correct.astype(bool), alternative="less")
-        regressed = diff.high < -tol.margin and test.p_value < tol.alpha
-        note = (f"paired by video; McNemar exact one-sided p={test.p_value:.3g} "
-                f"({test.now_only} now-only right, {test.base_only} baseline-only right)")
-    else:
-        base_value = base.get("value")
-        if base_value is None:
-            return Verdict(name, "video_hit1", None, now.get("value"), "", "not gated", "baseline has no value")
-        if base_value <= floor:
-            return Verdict(name, "video_hit1", base_value, float(now_correct.mean()), "", "not gated",
-                           f"baseline {100 * base_value:.1f}% not clearly above chance ({100 * chance:.0f}%)")
-        acc = stats.mean_interval(now_correct, items["group"], **boot)
-        diff = stats.Interval(acc.estimate - base_value, acc.low - base_value, acc.high - base_value)
-        regressed = diff.high < -tol.margin
-        note = "unpaired: baseline has no per-video predictions for these videos"
-    now_ci = stats.mean_interval(now_correct, items["group"], **boot)
-    at_chance = now_ci.low <= chance
-    if at_chance:
-        note = f"not above chance now ({_pct(now_ci)}, chance {100 * chance:.0f}%); " + note
-    return Verdict(name, "video_hit1", base_value, float(now_correct.mean()),
-                   f"diff {diff.estimate:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]",
-                   "FAIL" if regressed or at_chance else "pass", note + f"; fails below -{tol.margin:g}")
-
-
-def _pct(interval: stats.Interval) -> str:
-    return f"{100 * interval.estimate:.1f}% [{100 * interval.low:.1f}, {100 * interval.high:.1f}]"
-
-
-def _density_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
-    items, base_value = now.get("items"), base.get("value")
-    if not items or base_value is None:
-        return Verdict(name, "nll_nats", base_value, now.get("value"), "", "not gated",
-                       "no per-image NLL (model without a likelihood)")
-    nll = np.asarray(items["nll_nats"], dtype=float)
-    boot = dict(n_boot=tol.n_boot, seed=tol.seed)
-    order = _aligned(items, base.get("items"))
-    if order is not None:
-        base_nll = np.asarray(base["items"]["nll_nats"], dtype=float)[order]
-        diff = stats.paired_difference(nll, base_nll, items["group"], **boot)
-        note, base_value = "paired by image", float(base_nll.mean())
-    else:
-        mean = stats.mean_interval(nll, items["group"], **boot)
-        diff = stats.Interval(mean.estimate - base_value, mean.low - base_value, mean.high - base_value)
-        note = "unpaired"
-    limit = tol.nll_margin * abs(base_value)
-    return Verdict(name, "nll_nats", base_value, float(nll.mean()),
-                   f"diff {diff.estimate:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]",
-                   "FAIL" if diff.low > limit else "pass", f"{note}; fails above +{limit:.3g} nats")
-
-
 @dataclass(frozen=True)
 class _Pending:
     """A gated phase before its verdict: that needs the spread over every gated phase."""
@@ -310,8 +223,6 @@ def _rank_verdicts(name: str, now: dict, base: dict, tol: Tolerances, busy: floa
     other processes then slow the wall clock, while CPU time still measures the method's work.
     Each sample is first divided by its repeat's host slow-down (``benchmark.analysis.host_speed``; ``reference``
     is the baseline's reference time)."""
-    from scipy.stats import mannwhitneyu
-
     out = []
     for phase, base_cpu in sorted(base.get("cpu_samples", {}).items()):
         now_cpu, now_wall = now.get("cpu_samples", {}).get(phase), now.get("samples", {}).get(phase)
@@ -346,13 +257,54 @@ def _rank_verdicts(name: str, now: dict, base: dict, tol: Tolerances, busy: floa
                                    f"machine busy: x{busy:.2f} the baseline's wall time per CPU second "
                                    f"(CPU time is gated)"))
             else:
-                p = float(mannwhitneyu(n_adj, b_adj, alternative="greater").pvalue)
-                slower = p < tol.rank_alpha and ratio > 1 + tol.speed_tolerance
+                p = stats.rank_sum_p(n_adj, b_adj)
+                visible = _visible_slowdown(n_adj, b_adj, tol)
                 out.append(Verdict(name, metric, b, n, shown,
-                                   "FAIL" if slower else "pass",
-                                   f"Mann-Whitney U one-sided p={p:.2g} (fails below {tol.rank_alpha:g} with "
-                                   f"a median ratio above {1 + tol.speed_tolerance:g}){host}"))
+                                   "FAIL" if _slower(n_adj, b_adj, tol) else "pass",
+                                   f"Mann-Whitney U exact one-sided p={p:.2g} (fails below {tol.rank_alpha:g} with "
+                                   f"a median ratio above {1 + tol.speed_tolerance:g}); a slow-down of "
+                                   f"x{visible:.2f} would fail{host}", visible))
     return out
+
+
+def _slower(now, base, tol: Tolerances) -> bool:
+    """The rank gate's decision: exact one-sided Mann-Whitney at ``rank_alpha`` AND median ratio > 1 + tolerance."""
+    ratio = np.median(now) / np.median(base) if np.median(base) > 0 else math.inf
+    return ratio > 1 + tol.speed_tolerance and stats.rank_sum_p(now, base) < tol.rank_alpha
+
+
+def _visible_slowdown(now, base, tol: Tolerances, largest: float = 100.0) -> float:
+    """The smallest factor s for which this run's times, moved to the baseline's median and then x s,
+    would fail against the baseline's: what the gate can see today given both sides' spread, whatever
+    this run's own shift (bisection; the decision is monotone in s)."""
+    now, base = np.asarray(now, dtype=float), np.asarray(base, dtype=float)
+    if np.median(now) > 0:
+        now = now * (np.median(base) / np.median(now))
+    low, high = 1.0, largest
+    if not _slower(now * high, base, tol):
+        return math.inf
+    if _slower(now, base, tol):
+        return 1.0
+    for _ in range(30):
+        mid = math.sqrt(low * high)
+        low, high = (low, mid) if _slower(now * mid, base, tol) else (mid, high)
+    return high
+
+
+def smallest_visible_slowdown(verdicts: list[Verdict]) -> str | None:
+    """One line: which slow-down of a gated phase this check would catch, over the phases it gated."""
+    seen = [v.visible_slowdown for v in verdicts if v.visible_slowdown is not None and v.verdict != "not gated"]
+    if not seen:
+        return None
+    cpu = [v.visible_slowdown for v in verdicts if v.visible_slowdown is not None and v.metric.endswith("CPU time")]
+    finite = np.array([s for s in seen if math.isfinite(s)])
+    line = (f"speed sensitivity: over {len(seen)} gated phases, this check fails a phase slowed by "
+            f"x{np.min(finite):.2f} at best, x{np.median(finite):.2f} at the median, x{np.max(finite):.2f} at worst")
+    cpu = [c for c in cpu if math.isfinite(c)]
+    if cpu:
+        line += f" (CPU time alone: median x{np.median(cpu):.2f}, worst x{np.max(cpu):.2f})"
+    blind = len(seen) - len(finite)
+    return line + (f"; {blind} phases could not fail at any slow-down" if blind else "")
 
 
 def _repeated(entry: dict, tol: Tolerances) -> bool:
@@ -440,7 +392,10 @@ def _method_key(row_key: str) -> str:
 def _pooled(rows: list[tuple[str, dict]]) -> dict:
     """One row from several (splits x seeds): items renamed by their row, groups kept apart per split."""
     first = rows[0][1]
-    merged = {"suite": first["suite"], "value": None}
+    merged = {"suite": first["suite"], "value": None,
+              **{k: first[k] for k in ("metric", "uniform_nats", "alpha") if first.get(k) is not None}}
+    if all(row.get("power") for _, row in rows):
+        merged["power"] = [cell for _, row in rows for cell in row["power"]]
     values = [row.get("value") for _, row in rows]
     if None not in values:
         merged["value"] = float(np.mean(values))
@@ -535,15 +490,18 @@ def compare(baseline: dict, current: dict, tol: Tolerances = Tolerances()) -> li
         elif now["status"] != "done":
             verdicts.append(Verdict(key, "status", None, None, "", "FAIL", f"job failed: {now.get('error')}"))
         elif base["status"] != "done":
-            verdicts.append(Verdict(key, "status", None, None, "", "pass", "failed in the baseline, done now"))
+            verdicts.append(Verdict(key, "status", None, None, "", "not gated",
+                                    "failed in the baseline, done now: nothing to compare it with; "
+                                    "`bench check --update` writes a baseline that gates it"))
         else:
             comparable.setdefault(_method_key(key), []).append(key)
     for method, keys in comparable.items():
         now = _pooled([(k, current["rows"][k]) for k in keys])
         base = _pooled([(k, baseline["rows"][k]) for k in keys])
         name = f"{method} ({len(keys)} run{'s' if len(keys) > 1 else ''})"
-        verdicts.append(_video_verdict(name, now, base, tol) if now["suite"] == "video"
-                        else _density_verdict(name, now, base, tol))
+        gate = {"detection power": audit_verdict, "realistic samples": sampler_verdict}.get(
+            base.get("metric"), video_verdict if now["suite"] == "video" else density_verdict)
+        verdicts.append(gate(name, now, base, tol))
     verdicts += [Verdict(key, "present", None, None, "", "new", "not in the baseline")
                  for key in current["rows"] if key not in baseline["rows"]]
     busy = _busy_factor(baseline, current, tol)
@@ -566,7 +524,7 @@ def _short_name(key: str) -> str:
 
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
-    frame = pd.DataFrame([v.__dict__ for v in verdicts])
+    frame = pd.DataFrame([v.__dict__ for v in verdicts]).drop(columns="visible_slowdown", errors="ignore")
     if not frame.empty:
         frame["method"] = frame["method"].map(_short_name)
     return frame
@@ -626,8 +584,44 @@ class DirtyBaselineError(ValueError):
     """A baseline would record numbers made by uncommitted code."""
 
 
+def planted_outcome(verdicts: list[Verdict], planted: str) -> tuple[list[str], list[str]]:
+    """The speed gate's mutation test: which planted phases (``"method:phase:factor,..."``, as in
+    BENCH_PLANT_SLOWDOWN) did not fail on CPU time in some job of that method, and which failures were not
+    planted (any failed check other than a planted phase's CPU or wall time)."""
+    from benchmark.common.timing import parse_planted
+
+    expected = set(parse_planted(planted))
+    if not expected:
+        raise ValueError("--expect-planted: no method:phase:factor entry given")
+    caught, unexpected = set(), []
+    for v in verdicts:
+        if v.verdict != "FAIL":
+            continue
+        method, phase = v.method.split("|")[-1].split(" ")[0], v.metric.split(" ")[0]
+        if _is_speed(v) and (method, phase) in expected:
+            if v.metric.endswith("CPU time"):
+                caught.add((method, phase))
+        else:
+            unexpected.append(f"{_short_name(v.method)} {v.metric}")
+    missed = [f"{m}:{p}" for m, p in sorted(expected - caught)]
+    return missed, unexpected
+
+
+def _planted_verdict(verdicts: list[Verdict], planted: str) -> int:
+    missed, unexpected = planted_outcome(verdicts, planted)
+    if missed or unexpected:
+        print(f"speed gate mutation test FAILED: planted slow-downs ({planted}) not caught on CPU time: "
+              f"{', '.join(missed) or 'none'}; failures nothing planted: {', '.join(unexpected) or 'none'}")
+        return 1
+    print(f"speed gate mutation test: every planted slow-down ({planted}) failed the gate on CPU time, "
+          f"nothing else failed")
+    return 0
+
+
 def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show_all: bool = False,
-              allow_dirty: bool = False) -> int:
+              allow_dirty: bool = False, expect_planted: str | None = None) -> int:
+    """Gate ``out_dirs`` against the baseline (exit 1 on a regression), or write it (``update``). With
+    ``expect_planted`` the exit code instead says whether exactly the planted slow-downs failed."""
     if not update:
         baseline = load_baseline(baseline_path)   # a bad baseline fails before the run is read
     current = snapshot(out_dirs)
@@ -665,14 +659,34 @@ def run_check(baseline_path: Path, out_dirs, update: bool, tol: Tolerances, show
         print(verdict_table(shown).to_string(index=False))
     if short and not show_all:
         print(f"({len(short)} phases shorter than {tol.min_seconds:g} s not gated and not shown; --all lists them)")
-    ungated = [v for v in verdicts if v.verdict == "not gated" and v.metric in ("video_hit1", "nll_nats")]
+    ungated = [v for v in verdicts if v.verdict == "not gated" and not _is_speed(v)]
     if ungated:
-        print(f"\nNOT GATED ({len(ungated)} accuracy rows, a regression there cannot fail this check): "
+        print(f"\nNOT GATED ({len(ungated)} result rows, a regression there cannot fail this check): "
               + ", ".join(_short_name(v.method) if "|" in v.method else v.method for v in ungated))
     host = host_speed.summary(baseline, current, tol.speed_tolerance)
     if host:
         print(f"\n{host}")
+    sensitivity = smallest_visible_slowdown(verdicts)
+    if sensitivity:
+        print(sensitivity)
+    print("\n" + counts_line(verdicts, baseline_path))
+    if expect_planted is not None:
+        return _planted_verdict(verdicts, expect_planted)
+    return 1 if any(v.verdict == "FAIL" for v in verdicts) else 0
+
+
+def _is_speed(v: Verdict) -> bool:
+    return v.metric.endswith(("CPU time", "wall time", "time / reference"))
+
+
+def counts_line(verdicts: list[Verdict], baseline_path) -> str:
+    """Only checks that could fail are counted as checks; what could not is counted apart."""
     failed = [v for v in verdicts if v.verdict == "FAIL"]
-    print(f"\n{len(failed)} regression(s) in {len(verdicts)} checks against {baseline_path}"
-          if failed else f"\nno regression in {len(verdicts)} checks against {baseline_path}")
-    return 1 if failed else 0
+    passed = [v for v in verdicts if v.verdict == "pass"]
+    ungated = [v for v in verdicts if v.verdict == "not gated"]
+    new = [v for v in verdicts if v.verdict == "new"]
+    rows = sum(not _is_speed(v) for v in ungated)
+    head = (f"{len(failed)} regression(s) in {len(failed) + len(passed)} gated checks" if failed
+            else f"no regression in {len(passed)} gated checks")
+    return (f"{head} against {baseline_path}: {len(passed)} passed, {len(failed)} failed; not gated (cannot "
+            f"fail): {rows} result rows, {len(ungated) - rows} speed phases" + (f"; {len(new)} new rows" if new else ""))

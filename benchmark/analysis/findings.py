@@ -5,11 +5,14 @@ per-video correctness between two rows on the same videos (paired: same split, s
 row's mean minus a constant (chance). Correctness is video hit@1, or, for a class pair, the choice
 between the pair's two classes on the pair's videos (0.5 = chance).
 
-Test: the paired group bootstrap of ``benchmark.analysis.stats`` (two-stage; groups are actors within a split,
-so videos of one actor are resampled together across seeds). Two one-sided p-values, one for the claim
+Test: the paired group bootstrap of ``benchmark.analysis.stats`` (two-stage; groups are actors within a split),
+pooled over the run's jobs as the table's intervals are: each replicate also redraws the training seeds
+of every split, so the spread between seeds is in the interval on multi-seed runs. Two one-sided p-values, one for the claim
 (H0: d on the wrong side of the threshold) and one against it (H0: d on the claim's side), each the
 bootstrap fraction of replicates beyond the threshold (+1 correction). A claim's p is twice the smaller;
-Holm's step-down procedure corrects them over every claim tested in the report. Verdict, at family-wise
+Holm's step-down procedure corrects them over every claim tested in the report. "Within t of chance"
+is an equivalence claim, tested on both sides (two one-sided tests: supported only when the effect is
+shown above -t and below +t). Verdict, at family-wise
 level ``ALPHA``: "supported" (the claim side rejects), "contradicted" (the other side rejects) or
 "inconclusive at this sample size". A claim whose rows are not in the run is "not tested" and stays out
 of the family. The effect is printed with its 95% percentile interval (not Holm-adjusted).
@@ -36,14 +39,14 @@ class Claim:
     a: str                         # row (method or method/variant)
     b: str | None                  # the row it is compared with; None: a constant (``offset``)
     pairs: tuple[str, ...] = ()    # empty: video hit@1 on every test video; else choice within these pairs
-    direction: str = ">"           # the claim: d > threshold, or d < threshold
+    direction: str = ">"           # the claim: d > threshold, d < threshold, or "within": |d| < threshold
     threshold: float = 0.0
     offset: float = 0.0            # subtracted when b is None (chance)
 
 
 CLAIMS: tuple[Claim, ...] = (
     Claim("single-frame models fail on the motion-only pairs (within 10 points of chance)", "single-frame", None,
-          MOTION_PAIRS, "<", FAILS_WITHIN, offset=0.5),
+          MOTION_PAIRS, "within", FAILS_WITHIN, offset=0.5),
     Claim("the temporal stream beats the spatial stream on the motion-only pairs", "two-stream/temporal",
           "two-stream/spatial", MOTION_PAIRS),
     Claim("two-stream fusion (averaging) is at least as good as the temporal stream", "two-stream/fusion-avg",
@@ -85,6 +88,34 @@ def _p_beyond(replicates: np.ndarray, threshold: float, side: str) -> float:
     return float((1 + hits) / (1 + len(replicates)))
 
 
+def _pooled_effect(diff: pd.Series, groups: np.ndarray, n_boot: int, seed: int) -> tuple[float, np.ndarray]:
+    """(estimate, replicates) of the mean effect, built as the table's intervals are: per job (split, seed)
+    a group bootstrap whose resamples the seeds of a split share, then ``stats.pooled_over_runs``, which
+    redraws the seeds of each split per replicate, so seed-to-seed spread widens the interval."""
+    parts = pd.DataFrame({"diff": diff.to_numpy(), "group": groups},
+                         index=pd.MultiIndex.from_tuples([tuple(k.split("|", 2)) for k in diff.index]))
+    estimates, replicates = {}, {}
+    for (split, run_seed), job in parts.groupby(level=[0, 1], sort=True):
+        job = job.sort_index()   # same videos in the same order for every seed of a split
+        values = job["diff"].to_numpy()
+        key = (int(split), int(run_seed))
+        estimates[key], replicates[key] = stats.bootstrap_replicates(
+            lambda idx: float(values[idx].mean()), job["group"].to_numpy(), n_boot, seed=seed + int(split))
+    return stats.pooled_over_runs(replicates, estimates, n_boot, seed)
+
+
+def _one_sided_ps(replicates: np.ndarray, claim: Claim) -> tuple[float, float]:
+    """(p for the claim, p against it): each a bootstrap p of the null on that side. "within" claims are
+    two one-sided tests: for, d is inside (-t, t) (both outer nulls rejected); against, d is outside."""
+    t = claim.threshold
+    if claim.direction == "within":
+        p_for = max(_p_beyond(replicates, t, ">="), _p_beyond(replicates, -t, "<="))
+        p_against = min(1.0, 2 * min(_p_beyond(replicates, t, "<="), _p_beyond(replicates, -t, ">=")))
+        return p_for, p_against
+    return (_p_beyond(replicates, t, "<=" if claim.direction == ">" else ">="),
+            _p_beyond(replicates, t, ">=" if claim.direction == ">" else "<="))
+
+
 def holm(p_values: list[float]) -> list[float]:
     """Holm step-down adjusted p-values (same order as given)."""
     m = len(p_values)
@@ -112,6 +143,8 @@ def evaluate(claims, predictions: dict[str, pd.DataFrame], pair_classes: dict[st
         if absent:
             continue
         a = correctness(predictions[claim.a], claim.pairs, pair_classes)
+        if a.index.has_duplicates:
+            raise ValueError(f"{claim.a}: the same video (split|seed|item) appears twice in the predictions")
         groups_of = predictions[claim.a].drop_duplicates("key").set_index("key")["group"]
         if claim.b:
             b = correctness(predictions[claim.b], claim.pairs, pair_classes)
@@ -124,11 +157,9 @@ def evaluate(claims, predictions: dict[str, pd.DataFrame], pair_classes: dict[st
             common = a.index
             diff = a.to_numpy() - claim.offset
         groups = groups_of.loc[common].astype(str).to_numpy()
-        estimate, replicates = stats.bootstrap_replicates(lambda idx: float(diff[idx].mean()), groups, n_boot, seed)
+        estimate, replicates = _pooled_effect(pd.Series(diff, index=common), groups, n_boot, seed)
         interval = stats.percentile_interval(estimate, replicates)
-        t = claim.threshold
-        p_for = _p_beyond(replicates, t, "<=" if claim.direction == ">" else ">=")
-        p_against = _p_beyond(replicates, t, ">=" if claim.direction == ">" else "<=")
+        p_for, p_against = _one_sided_ps(replicates, claim)
         record.update({"effect [95% CI]": f"{100 * estimate:+.1f} [{100 * interval.low:+.1f}, "
                                           f"{100 * interval.high:+.1f}] points",
                        "n videos": f"{len(common)} ({len(set(groups))} actors)"})
@@ -150,11 +181,14 @@ def _measure(claim: Claim) -> str:
         d = f"{claim.a} − {claim.b}"
     else:
         d = f"{claim.a} − {claim.offset:g} (chance)"
+    if claim.direction == "within":
+        return f"{what}: |{d}| < {100 * claim.threshold:g} points"
     return f"{what}: {d} {claim.direction} {100 * claim.threshold:+g} points"
 
 
 NOTE = ("Each claim is tested on the stored per-video predictions, paired by video (same split, seed and "
-        "video), with a paired group bootstrap (actors resampled, two-stage); p-values are two-sided "
+        "video), with a paired group bootstrap (actors resampled, two-stage; training seeds redrawn per split, "
+        "as in the table's intervals); p-values are two-sided "
         f"(claim or its opposite) and Holm-corrected over the claims tested; verdicts at family-wise level "
         f"{ALPHA:g}. 'At least as good as' allows {100 * NON_INFERIORITY:g} points; 'fails' means within "
         f"{100 * FAILS_WITHIN:g} points of chance.")

@@ -153,7 +153,7 @@ class Claim:
     low: float
     high: float
     threshold: float
-    direction: str               # ">" or "<": the claim is effect > threshold (or <)
+    direction: str               # ">", "<" or "within": the claim is effect > threshold, < it, or |effect| < it
     verdict: str
 
 
@@ -170,14 +170,16 @@ def forest(claims: Sequence[Claim], xlabel: str, wrap: int = 58):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH * 0.8, 0.7 + 0.62 * len(claims)))
     tested = [c for c in claims if np.isfinite(c.estimate)]
-    values = [v for c in tested for v in (c.low, c.high, c.threshold)] + [0.0]
+    values = [v for c in tested for v in (c.low, c.high, c.threshold, -c.threshold)] + [0.0]
     span = (min(values) - 8, max(values) + 8) if tested else (-50, 50)
     for y, claim in enumerate(claims):
         key = verdict_key(claim.verdict)
         colour = VERDICT_COLOURS[key]
-        side = (claim.threshold, span[1]) if claim.direction == ">" else (span[0], claim.threshold)
+        side = {">": (claim.threshold, span[1]), "<": (span[0], claim.threshold),
+                "within": (-claim.threshold, claim.threshold)}[claim.direction]
         ax.fill_between(side, y - 0.38, y + 0.38, color="#2ca02c", alpha=0.08, lw=0)
-        ax.plot([claim.threshold] * 2, [y - 0.38, y + 0.38], color="#555555", lw=1)
+        for edge in ((-claim.threshold, claim.threshold) if claim.direction == "within" else (claim.threshold,)):
+            ax.plot([edge] * 2, [y - 0.38, y + 0.38], color="#555555", lw=1)
         if np.isfinite(claim.estimate):
             ax.plot([claim.low, claim.high], [y, y], color=colour, lw=2.5, solid_capstyle="butt")
             ax.plot(claim.estimate, y, "D", color=colour, ms=6)

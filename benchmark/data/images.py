@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from benchmark.common.settings import SETTINGS_FALLBACK, settings_for
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -144,14 +145,14 @@ def _cap(x: np.ndarray, n: int | None) -> np.ndarray:
 def _split(source: ImageSource, path: str | None, profile: str, seed: int):
     rng = np.random.default_rng(seed)
     if source.kind == "digits":
-        images, levels, sizes = _digits(), 17, DIGITS_SIZES[profile]
+        images, levels, sizes = _digits(), 17, settings_for(DIGITS_SIZES, profile)
         order = rng.permutation(len(images))
         n_test, n_valid = round(0.2 * len(images)), round(0.1 * len(images))
         test = images[order[:n_test]]
         valid = images[order[n_test:n_test + n_valid]]
         train = images[order[n_test + n_valid:]]
         return _cap(train, sizes.train), valid[:sizes.valid], _cap(test, sizes.test), levels, sizes
-    sizes = FILE_SIZES[profile]
+    sizes = settings_for(FILE_SIZES, profile)
     if source.kind == "idx":
         train_all, test_all = read_idx_folder(path)
     else:
@@ -182,8 +183,9 @@ def _parse(name_or_path: str) -> tuple[ImageSource, str | None, str]:
 
 def load_image_dataset(name_or_path: str, profile: str, seed: int) -> ImageData:
     """A registry name (``IMAGE_DATASETS``) or a folder, with optional ``:binary`` / ``:dynbinary``."""
-    if profile not in DIGITS_SIZES:
-        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(DIGITS_SIZES)}")
+    if profile not in DIGITS_SIZES and SETTINGS_FALLBACK.get(profile) not in DIGITS_SIZES:
+        valid = [*DIGITS_SIZES, *SETTINGS_FALLBACK]
+        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(valid)}")
     source, path, name = _parse(name_or_path)
     if source.kind != "digits" and not (path and Path(path).is_dir()):
         raise FileNotFoundError(f"image dataset {name_or_path!r}: folder {path} is absent")

@@ -61,6 +61,9 @@ class SyntheticParams:
     test_groups_per_split: int
     fps: int = 25
     seed: int = 0
+    camera: float = 1.0       # scale of the camera's pan and jitter (0: a still camera)
+    clutter: float = 1.0      # contrast of the scene's texture (0: a flat tinted background)
+    pose: float = 1.0         # scale of the object's random starting rotation (0: every object upright)
 
     def test_groups(self, split: int) -> range:
         start = (split - 1) * self.test_groups_per_split + 1
@@ -75,12 +78,12 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, blur: float) -> np.n
     return (noise - noise.mean()) / (noise.std() + 1e-6)
 
 
-def _scene(rng: np.random.Generator, size: int, margin: int, tint: np.ndarray) -> np.ndarray:
+def _scene(rng: np.random.Generator, size: int, margin: int, tint: np.ndarray, clutter: float = 1.0) -> np.ndarray:
     """A textured background canvas larger than the frame, so the camera can pan across it."""
     side = size + 2 * margin
     coarse = _smooth_noise(rng, side, side, blur=size / 12)
     fine = _smooth_noise(rng, side, side, blur=1.0)
-    grey = 0.5 + 0.10 * coarse + 0.05 * fine
+    grey = 0.5 + clutter * (0.10 * coarse + 0.05 * fine)
     return np.clip(grey[..., None] * tint[None, None, :], 0, 1)
 
 
@@ -111,14 +114,15 @@ def _object_mask(shape: str, u: np.ndarray, v: np.ndarray, radius: float) -> np.
     raise ValueError(f"unknown shape {shape!r}")
 
 
-def _trajectory(motion: str, n: int, rng: np.random.Generator, span: float) -> tuple[np.ndarray, np.ndarray]:
+def _trajectory(motion: str, n: int, rng: np.random.Generator, span: float,
+                pose: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Object centre offsets (x, y) relative to its mean position, and rotation angles, per frame."""
     t = np.arange(n, dtype=np.float64)
     tc = t - (n - 1) / 2
     speed = span / n
     x = np.zeros(n)
     y = np.zeros(n)
-    angle = np.full(n, rng.uniform(0, 2 * math.pi))
+    angle = np.full(n, pose * rng.uniform(0, 2 * math.pi))
     if motion == "drift":
         direction = rng.uniform(0, 2 * math.pi)
         x, y = 0.4 * speed * tc * math.cos(direction), 0.4 * speed * tc * math.sin(direction)
@@ -158,12 +162,12 @@ def render_video(cls: ActionClass, group: int, clip: int, params: SyntheticParam
     # camera: a pan of about the object's own speed, plus per-frame jitter
     span = 0.45 * size
     pan_speed = span / n
-    pan = rng.uniform(-1.2, 1.2, size=2) * pan_speed
-    jitter = rng.normal(0, 0.35, size=(n, 2)) * size / 48
+    pan = rng.uniform(-1.2, 1.2, size=2) * pan_speed * params.camera
+    jitter = rng.normal(0, 0.35, size=(n, 2)) * size / 48 * params.camera
     margin = int(math.ceil(np.abs(pan).max() * n / 2 + 3 * size / 48 + 2))
-    scene = _scene(rng, size, margin, tint)
+    scene = _scene(rng, size, margin, tint, params.clutter)
     centre = np.array([size / 2, size / 2]) + rng.uniform(-0.08, 0.08, size=2) * size
-    offsets, angles = _trajectory(cls.motion, n, rng, span)
+    offsets, angles = _trajectory(cls.motion, n, rng, span, params.pose)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     frames = np.empty((n, size, size, 3), np.uint8)
     for t in range(n):

@@ -20,6 +20,7 @@ from benchmark.methods import MethodContext, MethodSpec
 from benchmark.pipeline.outcome import JobOutcome, RowResult
 from benchmark.common.timing import PhaseTimer
 from benchmark.audits.memorisation import nn_check_summary, save_image_grid, save_nn_grid, save_pairs_grid
+from benchmark.common.settings import settings_for
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def run_generative_job(spec: MethodSpec, ctx: MethodContext, data: ImageData, ti
     ctx = replace(ctx, profile=sized_profile(ctx.profile, data.dims))
     if spec.modality == "audit":   # the planted-copy study measures the memorisation checks; it fits no model
         return spec.build(ctx).run(data, timer, ctx.artefact_dir)
-    params = SUITE[ctx.profile]
+    params = settings_for(SUITE, ctx.profile)
     dims = data.dims
     rng = np.random.default_rng([ctx.seed, 5])
     n_train_eval = min(len(data.train), len(data.test), params.max_train_eval)
@@ -104,9 +105,11 @@ def run_generative_job(spec: MethodSpec, ctx: MethodContext, data: ImageData, ti
             raise ValueError(f"{spec.name}: samples {samples.dtype} {samples.shape}, expected uint8 "
                              f"(n, {', '.join(map(str, data.train.shape[1:]))})")
         with timer.phase("nncheck"):
-            nn_metrics, nn_idx = nn_check_summary(samples, data.train, data.test, data.levels,
-                                                  n_cells=params.n_cells, seed=ctx.seed, device=ctx.device)
+            nn_metrics, nn_idx, records = nn_check_summary(samples, data.train, data.test, data.levels,
+                                                           n_cells=params.n_cells, seed=ctx.seed, device=ctx.device)
         rows[0].metrics.update(nn_metrics)
+        if not rows[0].predictions:   # a sampler: its per-sample checks are what the CI gate compares
+            rows[0] = replace(rows[0], predictions=records)
         if out_dir is not None:
             artefacts.append(save_image_grid(out_dir / f"{spec.name}-samples.png", samples[:params.grid_images],
                                              data.levels))

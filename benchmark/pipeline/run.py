@@ -308,11 +308,23 @@ def _run_jobs(config: RunConfig, store: Store, run_id: int, tasks: list[JobTask]
     return failed
 
 
+def _warn_planted() -> None:
+    """A run with planted slow-downs (the speed gate's mutation test) says so before it starts."""
+    from benchmark.common.timing import PLANT_VARIABLE, planted_slowdowns
+
+    setting = os.environ.get(PLANT_VARIABLE, "")
+    if setting:
+        planted_slowdowns("", setting)   # a malformed value stops the run here, in one line
+        print(f"warning: {PLANT_VARIABLE}={setting}: these phases are slowed on purpose; their rows say "
+              f"so (planted_slowdown)", file=sys.stderr)
+
+
 def run(config: RunConfig, argv: list[str]) -> int:
     """Run every job of the config not already done in the store; return the number of failed jobs.
 
     A run that stops before its first job leaves no output folder, lock or store behind that it created."""
     require_executor(config)
+    _warn_planted()
     created = _to_create(config.out)
     started = provenance.now()
     cache = Cache()

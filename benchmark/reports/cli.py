@@ -25,7 +25,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     tol = Tolerances(margin=args.margin, nll_margin=args.nll_margin, alpha=args.alpha,
                      speed_tolerance=args.speed_tolerance, min_seconds=args.min_seconds)
     return run_check(Path(args.baseline), _out_dirs(args), args.update, tol, show_all=args.all,
-                     allow_dirty=args.allow_dirty)
+                     allow_dirty=args.allow_dirty, expect_planted=args.expect_planted)
 
 
 def register_report_commands(subparsers) -> None:
@@ -43,8 +43,8 @@ def register_report_commands(subparsers) -> None:
         "check", help="CI gate: fail on accuracy or speed regressions beyond noise",
         description="Compare a run with a baseline and fail on accuracy or speed regressions beyond noise. "
                     "A baseline gates runs of its own suite, dataset, profile, splits and seeds: "
-                    "reports/baseline-smoke.json is the smoke profile on every split "
-                    "(`bench run --suite all --profile smoke --split all --workers 1`). To gate runs of "
+                    "reports/baseline-ci.json is the ci profile on every split "
+                    "(`bench run --suite all --profile ci --split all --workers 1`). To gate runs of "
                     "another profile or dataset, make a baseline of your own: run it once, then "
                     "`bench check --update --baseline FILE --out DIR`, and check later runs against FILE.")
     check.add_argument("--baseline", required=True, help="baseline JSON (written by --update)")
@@ -67,4 +67,7 @@ def register_report_commands(subparsers) -> None:
     check.add_argument("--all", action="store_true", help="also list the phases too short to be gated")
     check.add_argument("--allow-dirty", action="store_true",
                        help="with --update: write a baseline from a run of uncommitted code (marked +dirty)")
+    check.add_argument("--expect-planted", default=None, metavar="METHOD:PHASE:FACTOR,...",
+                       help="the gate's own mutation test: exit 0 only when each phase planted with "
+                            "BENCH_PLANT_SLOWDOWN (same value) fails on CPU time and no other check fails")
     check.set_defaults(func=cmd_check)

@@ -62,7 +62,11 @@ class GANParams:
 
 
 GAN_PARAMS = {
-    "smoke": GANParams(latent=8, features=8, generator_steps=20, d_steps=1, batch_size=32),
+    # smoke: chosen on the digits validation images (never test) by the CI gate's figure, the share of
+    # samples no farther from the training set than 95% of the validation images are (two seeds):
+    # 20 steps at lr 2e-4 0%, 0%; 200 steps at 2e-4 0%, 0%; 200 at 1e-3 37%, 28%; 400 at 1e-3 59%, 40%
+    # (16 features and latents: 40%, 42%, no better). Noise images score 0%.
+    "smoke": GANParams(latent=8, features=8, generator_steps=400, d_steps=1, batch_size=32, lr=1e-3),
     "quick": GANParams(latent=32, features=32, generator_steps=1000, d_steps=1, batch_size=64),
     "paper": GANParams(latent=100, features=64, generator_steps=20000, d_steps=1, batch_size=64),
     "quick-large": GANParams(latent=32, features=32, generator_steps=600, d_steps=1, batch_size=64),

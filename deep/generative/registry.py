@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benchmark.methods import MethodContext, MethodSpec
+from benchmark.common.settings import settings_for
 
 _COMMON = ("deep/generative/common.py",)
 
@@ -12,7 +13,7 @@ def _pixelcnn(name: str, description: str) -> MethodSpec:
     def build(ctx: MethodContext):
         from deep.generative.pixelcnn import PIXELCNN, PixelCNNDensity
 
-        return PixelCNNDensity(PIXELCNN[(name, ctx.profile)], seed=ctx.seed, device=ctx.device)
+        return PixelCNNDensity(settings_for(PIXELCNN, ctx.profile, name), seed=ctx.seed, device=ctx.device)
 
     return MethodSpec(
         name=name, family="deep", modality="density", description=description, build=build,
@@ -23,7 +24,7 @@ def _vae(name: str, description: str) -> MethodSpec:
     def build(ctx: MethodContext):
         from deep.generative.vae import VAE_PARAMS, VAEDensity
 
-        return VAEDensity(VAE_PARAMS[(name, ctx.profile)], seed=ctx.seed, device=ctx.device)
+        return VAEDensity(settings_for(VAE_PARAMS, ctx.profile, name), seed=ctx.seed, device=ctx.device)
 
     return MethodSpec(
         name=name, family="deep", modality="density", description=description, build=build,
@@ -33,7 +34,7 @@ def _vae(name: str, description: str) -> MethodSpec:
 def _gan(ctx: MethodContext):
     from deep.generative.gan import GAN_PARAMS, GANSampler
 
-    return GANSampler(GAN_PARAMS[ctx.profile], seed=ctx.seed, device=ctx.device)
+    return GANSampler(settings_for(GAN_PARAMS, ctx.profile), seed=ctx.seed, device=ctx.device)
 
 
 DENSITY_MODELS: dict[str, MethodSpec] = {

@@ -4,14 +4,15 @@ Eight 3x3x3 convolutions (64, 128, 256, 256, 512, 512, 512, 512), max pooling 1x
 time early) then 2x2x2, fc6/fc7 of 4096 with dropout. With 101 classes: 78.4 M parameters and 38.5 G
 multiply-adds per 16-frame view. The small profiles keep the topology (3x3x3 convolutions everywhere,
 pool1 1x2x2) and shrink widths and crop; they add batch normalisation after each convolution and drop
-dropout so that the training loss falls within a CPU budget of ~40 s from scratch. The quick profile
+dropout so that the small nets train from scratch on a CPU within the profile's budget. The quick profile
 resizes the 48 px frames to 32 and crops 28 (3-D convolutions at full resolution cost too much on CPU),
-and takes 300 steps of 32 clips (100 of 16 left it at chance).
+and takes 600 steps of 32 clips (100 of 16 left it at chance; 300 of 32 scored lower on validation actors).
 
 Where the settings were chosen (stored with every row as ``settings_chosen_on``, from
 ``benchmark.pipeline.validation.CHOSEN_ON``): smoke on validation actors only (see the comment at the smoke
-row: ``bench run --validation``, actors carved from each split's training actors); quick on the test
-videos of split 1, before the validation carve existed ("test split (legacy)").
+row: ``bench run --validation``, actors carved from each split's training actors); quick on validation
+actors too (the comment at the quick row), between the earlier setting (found on the test videos of split 1
+before the carve existed) and an alternative.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import torch.nn as nn
 
 from deep.train import ClipClassifier, ClipSpec, TrainConfig
 from benchmark.methods import MethodContext
+from benchmark.common.settings import settings_for
 
 
 def _pooled(n: int, kernel: int, stride: int, padding: int = 0) -> int:
@@ -77,26 +79,44 @@ PROFILES: dict[str, C3DConfig] = {
         train=TrainConfig(steps=20_000, batch_size=30, lr=0.003, optimizer="sgd", weight_decay=5e-4,
                           test_clips=10, preload=False),
     ),
+    # quick: chosen on validation actors (`bench run --validation --suite video --profile quick --split all
+    # --workers 1`, 180 validation videos of 9 actor groups pooled over the 3 splits; rule, fixed before the runs as
+    # at the other quick rows: the higher mean validation hit@1 over every row the setting produces wins, a tie goes
+    # to the cheaper setting): 600 steps 50.0% [40.0, 60.0] (splits 1/2/3: 58.3/50.0/41.7) against 300 steps, the
+    # earlier setting, 40.0% [31.1, 49.5] (43.3/41.7/35.0): 600 steps, higher on every split, at twice the training
+    # cost.
     "quick": C3DConfig(
         widths=(4, 8, 16, 16, 32, 32, 32, 32), fc=64, batch_norm=True, dropout=0.0,
         clip=ClipSpec(frames=16, size=28, short_side=32),
-        train=TrainConfig(steps=300, batch_size=32, lr=2e-3, test_clips=3),
+        train=TrainConfig(steps=600, batch_size=32, lr=2e-3, test_clips=3),
     ),
     # smoke: chosen on validation actors only (`bench run --validation --suite video --profile smoke --split all
     # --workers 1`, 90 validation videos of 9 actor groups pooled over the 3 splits). On the 40 px smoke videos
     # no setting tried within the smoke budget left chance: 60 steps of 8 clips at lr 3e-3 gave 14.4% [6.7,
-    # 24.4]; the 6-step setting was kept (cheapest, equally at chance: 7.8% [2.2, 15.6]). CI prints this row
-    # "not gated" (benchmark.analysis.check): it checks the path runs, not the number.
+    # 24.4]; the 6-step setting was kept (cheapest, equally at chance: 7.8% [2.2, 15.6]). The smoke row
+    # checks the path runs; the ci row below is what CI gates.
     "smoke": C3DConfig(
         widths=(4, 8, 8, 8, 8, 8, 8, 8), fc=16, batch_norm=True, dropout=0.0,
         clip=ClipSpec(frames=16, size=32),
         train=TrainConfig(steps=6, batch_size=8, lr=2e-3, test_clips=2),
     ),
+    # ci: chosen on validation actors only (90 validation videos of 9 actor groups pooled over the 3 splits; the
+    # sweep ran on the still-camera, flat-scene data before objects were made upright; group-bootstrap intervals); rule:
+    # the cheapest setting tried whose pooled interval's lower end is at least 25%, so the CI gate sees the row fail. 16
+    # clips at lr 3e-3: 60 steps 26.7% [15.6, 36.7]; 100 steps 44.4% [33.3, 56.7]; 150 steps 54.4% [43.3, 65.6]: 100.
+    # (On the full data no setting within the CI budget left chance: 6-60 steps 8-14%, 250 steps of wider nets 25.6%
+    # [15.6, 36.7].) On the CI variant as it is (upright objects; `bench run --validation --suite video --profile ci
+    # --split all --workers 1`): 64.4% [53.3, 74.4].
+    "ci": C3DConfig(
+        widths=(4, 8, 8, 8, 8, 8, 8, 8), fc=16, batch_norm=True, dropout=0.0,
+        clip=ClipSpec(frames=16, size=32),
+        train=TrainConfig(steps=100, batch_size=16, lr=3e-3, test_clips=2),
+    ),
 }
 
 
 def build(ctx: MethodContext) -> ClipClassifier:
-    cfg = PROFILES[ctx.profile]
+    cfg = settings_for(PROFILES, ctx.profile)
 
     def make_model(n_classes: int) -> C3D:
         return C3D(n_classes=n_classes, widths=cfg.widths, fc=cfg.fc, frames=cfg.clip.frames, size=cfg.clip.size,

@@ -41,6 +41,7 @@ import torch
 import torch.nn as nn
 
 from benchmark.methods import MethodContext
+from benchmark.common.settings import settings_for
 from deep.train import ClipClassifier, ClipSpec, TrainConfig
 
 
@@ -122,7 +123,7 @@ PROFILES: dict[str, Arch] = {
                   train=TrainConfig(steps=50_000, batch_size=32, lr=0.01, optimizer="sgd", weight_decay=5e-4,
                                     test_clips=20, preload=False)),
     # quick: chosen on validation actors (`bench run --validation --suite video --profile quick --split 1`, 60
-    # validation videos of 3 actors; rule, settled after both runs (README): the higher mean validation hit@1 over every
+    # validation videos of 3 actors; rule (docs/statistics.md): the higher mean validation hit@1 over every
     # row the setting produces wins, a tie goes to the cheaper setting). One row for the four models, so their mean:
     # 600 steps 48.8% (single/early/late/slow 46.7/30.0/56.7/61.7) against 300 steps 43.8% (50.0/25.0/43.3/56.7).
     "quick": Arch(widths=(8, 16, 32, 32, 32), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1), fc=64,
@@ -132,11 +133,21 @@ PROFILES: dict[str, Arch] = {
     # --workers 1`, 90 validation videos of 9 actor groups pooled over the 3 splits). On the 40 px smoke videos
     # no setting tried within the smoke budget left chance: 150 steps of 16 clips at lr 3e-3 on 32 px crops gave
     # single/early/late/slow 12.2/10.0/18.9/11.1%; the 6-step setting was kept (cheapest, equally at chance:
-    # 10.0/14.4/11.1/10.0%). CI prints this row "not gated" (benchmark.analysis.check): it checks the path runs, not the
-    # number.
+    # 10.0/14.4/11.1/10.0%). The smoke row checks the path runs; the ci row below is what CI gates.
     "smoke": Arch(widths=(4, 8, 8, 8, 8), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1), fc=16,
                   size=28, short_side=None, norm="batch", dropout=0.0, global_pool=True,
                   train=TrainConfig(steps=6, batch_size=8, lr=2e-3, test_clips=2)),
+    # ci: chosen on validation actors only (90 validation videos of 9 actor groups pooled over the 3 splits; the
+    # sweep ran on the still-camera, flat-scene data before objects were made upright; group-bootstrap intervals); rule:
+    # the cheapest setting tried whose pooled interval's lower end is at least 25%, so the CI gate sees the row fail.
+    # The quick arch at 32 px crops, 16 clips at lr 3e-3: 150 steps single/early/late/slow 23.3 [13.3, 34.4] / 38.9
+    # [24.4, 54.4] / 57.8 [46.7, 68.9] / 70.0 [57.8, 80.0]; single-frame at 300 steps 34.4 [21.1, 47.8], at 600 steps
+    # 37.8 [26.7, 48.9]: 600 (one row for the four models). The earlier 6-step tiny arch: every model at chance. On the
+    # CI variant as it is (upright objects; `bench run --validation --suite video --profile ci --split all --workers
+    # 1`): single/early/late/slow 61.1 [48.9, 73.3] / 92.2 [84.4, 97.8] / 76.7 [64.4, 87.8] / 97.8 [93.3, 100.0].
+    "ci": Arch(widths=(8, 16, 32, 32, 32), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1), fc=64,
+                  size=32, short_side=None, norm="batch", dropout=0.0, global_pool=True,
+                  train=TrainConfig(steps=600, batch_size=16, lr=3e-3, test_clips=2)),
 }
 
 
@@ -153,6 +164,6 @@ def clip_spec(variant: str, arch: Arch) -> ClipSpec:
 
 
 def build(variant: str, ctx: MethodContext) -> ClipClassifier:
-    arch = PROFILES[ctx.profile]
+    arch = settings_for(PROFILES, ctx.profile)
     return ClipClassifier(make_model=lambda n_classes: make_net(variant, arch, n_classes),
                           clip=clip_spec(variant, arch), train=arch.train, ctx=ctx)

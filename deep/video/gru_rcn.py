@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from benchmark.methods import MethodContext
+from benchmark.common.settings import settings_for
 from deep.train import ClipClassifier, ClipSpec, TrainConfig
 
 
@@ -116,7 +117,7 @@ PROFILES: dict[str, GRURCNConfig] = {
                           train=TrainConfig(steps=30_000, batch_size=64, lr=1e-3, grad_clip=5.0,
                                             test_clips=10, preload=False)),
     # quick: chosen on validation actors (`bench run --validation --suite video --profile quick --split 1`, 60
-    # validation videos of 3 actors; rule, settled after both runs (README): the higher mean validation hit@1 over every
+    # validation videos of 3 actors; rule (docs/statistics.md): the higher mean validation hit@1 over every
     # row the setting produces wins, a tie goes to the cheaper setting): 600 steps 30.0% against 300 steps 23.3%.
     "quick": GRURCNConfig(blocks=((8,), (16,), (32,), (32,), (32,)), fc=64, hidden=(8, 16, 16, 16, 32),
                           batch_norm=True, dropout=0.0,
@@ -125,17 +126,29 @@ PROFILES: dict[str, GRURCNConfig] = {
     # smoke: chosen on validation actors only (`bench run --validation --suite video --profile smoke --split all
     # --workers 1`, 90 validation videos of 9 actor groups pooled over the 3 splits). On the 40 px smoke videos
     # no setting tried within the smoke budget left chance: 60 steps of 8 clips at lr 3e-3 gave 12.2% [3.3,
-    # 22.2]; the 6-step setting was kept (cheapest, equally at chance: 10.0% [4.4, 16.7]). CI prints this row
-    # "not gated" (benchmark.analysis.check): it checks the path runs, not the number.
+    # 22.2]; the 6-step setting was kept (cheapest, equally at chance: 10.0% [4.4, 16.7]). The smoke row
+    # checks the path runs; the ci row below is what CI gates.
     "smoke": GRURCNConfig(blocks=((4,), (8,), (8,), (8,), (8,)), fc=16, hidden=(4, 4, 4, 4, 8),
                           batch_norm=True, dropout=0.0,
                           clip=ClipSpec(frames=10, size=32),
                           train=TrainConfig(steps=6, batch_size=8, lr=2e-3, grad_clip=5.0, test_clips=2)),
+    # ci: chosen on validation actors only (90 validation videos of 9 actor groups pooled over the 3 splits; the
+    # sweep ran on the still-camera, flat-scene data before objects were made upright; group-bootstrap intervals); rule:
+    # the cheapest setting tried whose pooled interval's lower end is at least 25%, so the CI gate sees the row fail (a
+    # tie in cost goes to the higher). 16 clips: the earlier tiny arch at 150 steps, 10 frames, lr 3e-3 16.7% [6.7,
+    # 27.8]; at 300 steps on 5 frames 2 apart 26.7% [16.7, 37.8] (lr 3e-3), 37.8% [25.6, 48.9] (lr 1e-2); blocks 8-16,
+    # hidden 4-16, fc 32, 300 steps at lr 3e-3 48.9% [35.6, 61.1], at the same cost: that one. On the CI variant as it
+    # is (upright objects; `bench run --validation --suite video --profile ci --split all --workers 1`): 64.4% [52.2,
+    # 74.4].
+    "ci": GRURCNConfig(blocks=((8,), (16,), (16,), (16,), (16,)), fc=32, hidden=(4, 8, 8, 8, 16),
+                          batch_norm=True, dropout=0.0,
+                          clip=ClipSpec(frames=5, step=2, size=32),
+                          train=TrainConfig(steps=300, batch_size=16, lr=3e-3, grad_clip=5.0, test_clips=2)),
 }
 
 
 def build(ctx: MethodContext) -> ClipClassifier:
-    cfg = PROFILES[ctx.profile]
+    cfg = settings_for(PROFILES, ctx.profile)
 
     def make_model(n_classes: int) -> GRURCN:
         return GRURCN(n_classes=n_classes, blocks=cfg.blocks, fc=cfg.fc, hidden=cfg.hidden, size=cfg.clip.size,

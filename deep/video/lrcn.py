@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 
 from benchmark.methods import MethodContext
+from benchmark.common.settings import settings_for
 from deep.train import ClipClassifier, ClipSpec, TrainConfig
 
 
@@ -91,7 +92,7 @@ PROFILES: dict[str, LRCNConfig] = {
                         train=TrainConfig(steps=30_000, batch_size=24, lr=1e-3, optimizer="sgd", grad_clip=5.0,
                                           test_clips=10, preload=False)),
     # quick: chosen on validation actors (`bench run --validation --suite video --profile quick --split 1`, 60
-    # validation videos of 3 actors; rule, settled after both runs (README): the higher mean validation hit@1 over every
+    # validation videos of 3 actors; rule (docs/statistics.md): the higher mean validation hit@1 over every
     # row the setting produces wins, a tie goes to the cheaper setting): 600 steps 31.7% [16.7, 48.3], 300 steps
     # 31.7% [18.3, 46.7]: a tie, so the cheaper 300 steps.
     "quick": LRCNConfig(widths=(8, 16, 32, 32, 32), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),
@@ -101,17 +102,28 @@ PROFILES: dict[str, LRCNConfig] = {
     # smoke: chosen on validation actors only (`bench run --validation --suite video --profile smoke --split all
     # --workers 1`, 90 validation videos of 9 actor groups pooled over the 3 splits). On the 40 px smoke videos
     # no setting tried within the smoke budget left chance: 60 steps of 8 clips at lr 3e-3 on 32 px crops gave
-    # 11.1% [4.4, 18.9]; the 6-step setting was kept (cheapest, equally at chance: 10.0% [4.4, 16.7]). CI prints
-    # this row "not gated" (benchmark.analysis.check): it checks the path runs, not the number.
+    # 11.1% [4.4, 18.9]; the 6-step setting was kept (cheapest, equally at chance: 10.0% [4.4, 16.7]). The smoke row
+    # checks the path runs; the ci row below is what CI gates.
     "smoke": LRCNConfig(widths=(4, 8, 8, 8, 8), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),
                         groups=(1, 2, 1, 2, 2), fc=16, hidden=8, norm="batch", dropout=0.0,
                         clip=ClipSpec(frames=16, size=28),
                         train=TrainConfig(steps=6, batch_size=8, lr=2e-3, grad_clip=5.0, test_clips=2)),
+    # ci: chosen on validation actors only (90 validation videos of 9 actor groups pooled over the 3 splits; the
+    # sweep ran on the still-camera, flat-scene data before objects were made upright; group-bootstrap intervals); rule:
+    # the cheapest setting tried whose pooled interval's lower end is at least 25%, so the CI gate sees the row fail. 16
+    # clips at lr 3e-3: the earlier tiny arch (widths 4-8, hidden 8, 16 frames) at 150 steps 14.4% [6.7, 23.3]; widths
+    # 8-32, hidden 32, 8 frames 2 apart at 28 px: 150 steps 33.3% [22.2, 44.4], 300 steps 57.8% [45.6, 68.9]: 300. On
+    # the CI variant as it is (upright objects; `bench run --validation --suite video --profile ci --split all
+    # --workers 1`): 73.3% [61.1, 84.4].
+    "ci": LRCNConfig(widths=(8, 16, 32, 32, 32), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),
+                        groups=(1, 2, 1, 2, 2), fc=64, hidden=32, norm="batch", dropout=0.0,
+                        clip=ClipSpec(frames=8, step=2, size=28),
+                        train=TrainConfig(steps=300, batch_size=16, lr=3e-3, grad_clip=5.0, test_clips=2)),
 }
 
 
 def build(ctx: MethodContext) -> ClipClassifier:
-    cfg = PROFILES[ctx.profile]
+    cfg = settings_for(PROFILES, ctx.profile)
 
     def make_model(n_classes: int) -> LRCN:
         return LRCN(n_classes=n_classes, widths=cfg.widths, kernels=cfg.kernels, strides=cfg.strides,

@@ -39,6 +39,7 @@ from sklearn.svm import LinearSVC
 
 from benchmark.data.video import VideoSet
 from benchmark.methods import MethodContext, Scores
+from benchmark.common.settings import settings_for
 from deep.train import ClipClassifier, ClipSpec, TrainConfig, scores_from_clips
 
 VARIANTS = ("spatial", "temporal", "fusion-avg", "fusion-svm")
@@ -116,7 +117,7 @@ PROFILES: dict[str, Arch] = {
                   temporal_train=TrainConfig(steps=80_000, batch_size=256, lr=0.01, optimizer="sgd",
                                              test_clips=25, preload=False)),
     # quick: chosen on validation actors (`bench run --validation --suite video --profile quick --split 1`, 60
-    # validation videos of 3 actors; rule, settled after both runs (README): the higher mean validation hit@1 over every
+    # validation videos of 3 actors; rule (docs/statistics.md): the higher mean validation hit@1 over every
     # row the setting produces wins, a tie goes to the cheaper setting): 600 steps per stream 76.7% (fusion-avg/svm,
     # spatial, temporal 90.0/81.7, 50.0, 85.0) against 300 steps 73.8% (90.0/83.3, 40.0, 81.7).
     "quick": Arch(widths=(8, 16, 32, 32, 32), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),
@@ -129,11 +130,25 @@ PROFILES: dict[str, Arch] = {
     # Temporal stream 150 steps of 16 clips at lr 3e-3 on 32 px crops: 30.0% [20.0, 41.1], fusion-svm 33.3%
     # [22.2, 45.6], fusion-avg 24.4% [14.4, 35.6] (6 steps of 8 at 28 px: every row at chance, 8-10%). The
     # spatial stream stayed at chance with 150 steps too (12.2% [5.6, 20.0]), so it keeps the cheap 6 steps
-    # (7.8% [2.2, 14.4]): the temporal stream and the fusions are what CI can gate at smoke size.
+    # (7.8% [2.2, 14.4]): the ci row below is what CI gates.
     "smoke": Arch(widths=(4, 8, 8, 8, 8), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),
                   fc=(16, 16), size=32, short_side=None, flow_frames=10, flow_algorithm="farneback",
                   norm="batch", dropout=0.0, global_pool=True,
                   spatial_train=TrainConfig(steps=6, batch_size=8, lr=2e-3, test_clips=2),
+                  temporal_train=TrainConfig(steps=150, batch_size=16, lr=3e-3, test_clips=2)),
+    # ci: chosen on validation actors only (90 validation videos of 9 actor groups pooled over the 3 splits; the
+    # sweep ran on the still-camera, flat-scene data before objects were made upright; group-bootstrap intervals); rule:
+    # the cheapest setting tried whose pooled interval's lower end is at least 25%, so the CI gate sees the row fail.
+    # Spatial stream, 16 clips at lr 3e-3: the earlier tiny arch (widths 4-8) at 150 steps stayed at chance (7.8% [2.2,
+    # 14.4]); the quick arch at 300 steps 34.4% [21.1, 47.8], at 600 steps 37.8% [26.7, 48.9]: 600. Temporal stream kept
+    # at 150 steps (on the full data it reached 30.0% [20.0, 41.1] with them); its figure with the wider arch is in the
+    # validation run on the CI variant as it is (upright objects; `bench run --validation --suite video --profile ci
+    # --split all --workers 1`): spatial 61.1 [48.9, 73.3], temporal 80.0 [66.7, 91.1], fusion-avg 93.3 [82.2, 100.0],
+    # fusion-svm 97.8 [93.3, 100.0].
+    "ci": Arch(widths=(8, 16, 32, 32, 32), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),
+                  fc=(64, 64), size=32, short_side=None, flow_frames=10, flow_algorithm="farneback",
+                  norm="batch", dropout=0.0, global_pool=True,
+                  spatial_train=TrainConfig(steps=600, batch_size=16, lr=3e-3, test_clips=2),
                   temporal_train=TrainConfig(steps=150, batch_size=16, lr=3e-3, test_clips=2)),
 }
 
@@ -241,4 +256,4 @@ class TwoStream:
 
 
 def build(ctx: MethodContext) -> TwoStream:
-    return TwoStream(arch=PROFILES[ctx.profile], ctx=ctx)
+    return TwoStream(arch=settings_for(PROFILES, ctx.profile), ctx=ctx)

@@ -33,6 +33,9 @@ def _make_dis():
 
 
 def _make_tvl1():
+    if not hasattr(cv2, "optflow"):   # plain opencv-python lacks the contrib modules
+        raise RuntimeError("TV-L1 flow needs cv2.optflow: pip uninstall opencv-python && "
+                           "pip install opencv-contrib-python-headless")
     return cv2.optflow.DualTVL1OpticalFlow_create()
 
 
