@@ -131,6 +131,16 @@ def test_committed_ci_baseline_gates_every_method():
         row["suite"] for row in baseline["rows"].values()}
 
 
+def test_committed_ci_baseline_holds_every_registered_method():
+    """A method added without regenerating the baseline would run in CI as a "new", ungated row."""
+    from benchmark.registry import methods_of
+
+    baseline = json.loads(BASELINE.read_text())
+    held = {row["method"].split("/")[0] for row in baseline["rows"].values()}
+    registered = set(methods_of("video")) | set(methods_of("generative"))
+    assert not registered - held, f"not in {BASELINE.name}: {sorted(registered - held)}; regenerate it (docs/statistics.md)"
+
+
 def test_density_shuffles_fail_at_the_rank_tests_rate():
     """Random permutations of a density model's per-image NLLs (same mean) fail in about 1 - alpha of cases."""
     rng = np.random.default_rng(1)

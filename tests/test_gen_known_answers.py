@@ -151,6 +151,32 @@ def test_sample_realism_and_diversity_known_answers(digits):
     assert repeated["nn_distinct_frac"] == 1 / 100 and len({r["nn_index"] for r in records}) == 1
 
 
+def test_mmd_is_the_unbiased_estimator():
+    """Against the formula written out pair by pair (a biased estimator keeps the i == j terms)."""
+    from benchmark.audits.memorisation import mmd2
+
+    rng = np.random.default_rng(3)
+    a, b, width = rng.normal(size=(5, 3)), rng.normal(size=(4, 3)) + 0.5, 1.3
+    k = lambda x, y: np.exp(-np.sum((x - y) ** 2) / (2 * width ** 2))
+    within = lambda x: sum(k(x[i], x[j]) for i in range(len(x)) for j in range(len(x)) if i != j) / (len(x) * (len(x) - 1))
+    expected = within(a) + within(b) - 2 * np.mean([[k(x, y) for y in b] for x in a])
+    assert mmd2(a, b, width) == pytest.approx(expected, rel=1e-12)
+
+
+def test_mmd_ranks_samplers_as_their_distance_from_the_data(digits):
+    """Held-out images score about what training images score; blurred digits more; noise and one image
+    repeated far more."""
+    def mmd(images):
+        return nn_check_summary(images, digits.train, digits.test, digits.levels, n_cells=3, seed=0)[0]
+
+    held_out = mmd(digits.valid)
+    blurred = np.stack([np.round((x + np.roll(x, 1, -1) + np.roll(x, -1, -1)) / 3) for x in digits.valid.astype(float)])
+    noise = np.random.default_rng(1).integers(0, 17, digits.valid.shape, dtype=np.uint8)
+    assert abs(held_out["mmd2_test"] - held_out["mmd2_train_test"]) < 0.005
+    assert held_out["mmd2_test"] < mmd(blurred.astype(np.uint8))["mmd2_test"] < mmd(noise)["mmd2_test"]
+    assert mmd(np.repeat(digits.valid[:1], 100, axis=0))["mmd2_test"] > 0.2
+
+
 def test_noise_generator_reads_as_underfitting(digits):
     noise = np.random.default_rng(1).integers(0, 17, (300, 1, 8, 8), dtype=np.uint8)
     metrics, _, _ = nn_check_summary(noise, digits.train, digits.test, digits.levels, n_cells=3, seed=0)

@@ -140,14 +140,15 @@ def test_run_generative_job_rows_and_artefacts(tmp_path):
     data = ImageData(train=_tiny(n=120), valid=_tiny(n=20, seed=2), test=_tiny(n=40, seed=1), levels=5,
                      name="tiny", binarised=None)
     ctx = MethodContext(profile="smoke", seed=0, device="cpu", n_classes=0, artefact_dir=str(tmp_path))
-    for name in ("pixel-categorical", "vae", "gan"):
+    for name in ("pixel-categorical", "vae", "gan", "wgan-gp", "lsgan"):
         timer = PhaseTimer()
         outcome = run_generative_job(ALL[name], ctx, data, timer)
         main = outcome.rows[0]
         assert main.variant == "" and "nn_mw_z" in main.metrics and "nn_ct" in main.metrics
         assert {"train_s", "sample_s"} <= set(outcome.timings)
         assert all((tmp_path / p).exists() for p in outcome.artefacts) and outcome.artefacts
-        if name == "gan":
+        assert {"mmd2_test", "mmd2_train_test", "nn_realistic_frac"} <= set(main.metrics)
+        if name in ("gan", "wgan-gp", "lsgan"):
             assert main.metrics["nll_nats"] is None and "infer_s" not in outcome.timings
             continue
         m = main.metrics
@@ -158,3 +159,28 @@ def test_run_generative_job_rows_and_artefacts(tmp_path):
     vae_rows = run_generative_job(ALL["vae"], ctx, data, PhaseTimer()).rows
     assert vae_rows[1].metrics["kind"] == "-elbo" and vae_rows[0].metrics["kind"].startswith("-iwae-k=")
     assert vae_rows[1].metrics["nll_nats"] >= vae_rows[0].metrics["nll_nats"] - 0.5
+
+
+def test_gan_losses_are_the_papers():
+    """Known values of each loss on fixed critic scores, and the gradient penalty of linear critics, whose
+    gradient is their weight everywhere: (||w|| - 1)^2."""
+    from deep.generative.gan import LOSSES, gradient_penalty
+
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, 3.0])
+    sig = torch.sigmoid
+    d, g, norm = LOSSES["non-saturating"]
+    assert d(real, fake) == pytest.approx(float(-(sig(real).log().mean() + (1 - sig(fake)).log().mean())), rel=1e-6)
+    assert g(fake) == pytest.approx(float(-sig(fake).log().mean()), rel=1e-6) and norm == "batch"
+    d, g, norm = LOSSES["wgan-gp"]
+    assert float(d(real, fake)) == pytest.approx(1.75 - 0.5) and float(g(fake)) == pytest.approx(-1.75)
+    assert norm == "layer"
+    d, g, _ = LOSSES["lsgan"]
+    assert float(d(real, fake)) == pytest.approx(0.5 * (1 + 4) / 2 + 0.5 * (0.25 + 9) / 2)
+    assert float(g(fake)) == pytest.approx(0.5 * (0.25 + 4) / 2)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(6, 1, 2, 2, generator=gen), torch.randn(6, 1, 2, 2, generator=gen)
+    for scale, penalty in ((1.0, 0.0), (3.0, 4.0)):   # (||w|| - 1)^2
+        critic = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 1))
+        with torch.no_grad():
+            critic[1].weight.copy_(torch.tensor([[scale, 0.0, 0.0, 0.0]]))
+        assert float(gradient_penalty(lambda v: critic(v)[:, 0], x, y, gen).detach()) == pytest.approx(penalty, abs=1e-6)

@@ -76,9 +76,9 @@ def _fake_store(out, artefact_png, rich: bool = False):
                    "confusion": confusion.tolist(), "pair_acc_direction": 0.5}
         return RowResult(variant, metrics, preds)
 
-    def job(key, suite, method, status="done", outcome=None, error=None):
+    def job(key, suite, method, status="done", outcome=None, error=None, seed=0):
         store.record(run_id, {"job_key": key, "suite": suite, "dataset": "toy", "split": 1, "method": method,
-                              "profile": "smoke", "seed": 0, "device": "cpu", "code_version": "t"},
+                              "profile": "smoke", "seed": seed, "device": "cpu", "code_version": "t"},
                      status, outcome, error, {}, "t0", "t1")
 
     timings = {"train_s": 1.0, "infer_s": 0.1, "reference_s": 0.01, "train_clips_per_s": 100.0,
@@ -111,6 +111,10 @@ def _fake_store(out, artefact_png, rich: bool = False):
         power = [{"space": "pixel", "copy_kind": kind, "rate": rate, "detector": detector, "trials": 3,
                   "detection_rate": min(1.0, 10 * rate)}
                  for kind in ("exact", "noise") for rate in (0.0, 0.05, 0.25) for detector in ("nn-ratio", "ct")]
+        for seed, mmd in enumerate((0.02, 0.09)):   # a sampler trained with two seeds: the stability figure
+            gan = RowResult("", {"kind": "none (no likelihood)", "nll_nats": None, "mmd2_test": mmd,
+                                 "mmd2_train_test": 0.001, "nn_realistic_frac": 0.5 - mmd})
+            job(f"gan{seed}", "generative", "gan", outcome=JobOutcome([gan], {"train_s": 1.0}, {}), seed=seed)
         job("pca", "generative", "planted-copies", outcome=JobOutcome(
             [RowResult("", {"kind": "audit (planted copies)", "power": power})], {"study_s": 1.0}, {}))
     store.close()
@@ -308,7 +312,9 @@ def test_every_figure_has_a_caption_that_says_how_to_read_it(tmp_path):
     assert {"accuracy-by-family", "findings", "accuracy-vs-throughput", "confusion classical", "confusion two-stream",
             "confusion frame CNNs", "confusion recurrent", "per-class-accuracy",
             "dt-descriptor-ablation"} <= set(video.figures)
-    assert {"bits-per-dim", "pixelcnn-samples", "gmm-full-nearest-train", "planted copies"} <= set(generative.figures)
+    assert {"bits-per-dim", "pixelcnn-samples", "gmm-full-nearest-train", "planted copies",
+            "sampler-stability"} <= set(generative.figures)
+    assert "toy gan: MMD² to test over 2 seed(s): mean 0.0550, sd 0.0495, range 0.0200-0.0900" in " ".join(generative.notes)
     for section in (video, generative):
         for name in section.figures:
             caption = section.captions[name]

@@ -10,6 +10,9 @@
   (distances to the training images of that cell; the paper's z: continuity-corrected, no tie
   correction) and averaged with weights P_n(cell) over cells holding at least ``min_cell_samples``
   generated samples. C_T << 0 flags data copying (known-answer test in tests/test_planted_copies.py);
+- sample quality as a kernel two-sample distance: the unbiased MMD^2 (Gretton et al. 2012) between the
+  samples and the test images, Gaussian kernel with its width fixed by the test images alone (median
+  pairwise distance), so every method of a dataset is scored on one scale; training images score about 0;
 - PNG grids of samples, and of each sample next to its nearest training images.
 """
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 from sklearn.cluster import KMeans
+from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
 
 MEMORISED_RATIO = 1.0 / 3.0
 
@@ -104,6 +108,35 @@ def data_copying_ct(train: np.ndarray, test: np.ndarray, generated: np.ndarray, 
 
 
 REALISTIC_QUANTILE = 0.95
+MMD_POINTS = 1000   # cap per side: the kernel matrices stay at most 1000 x 1000
+
+
+def kernel_width(reference: np.ndarray) -> float:
+    """Median pairwise Euclidean distance of the reference points (the median heuristic)."""
+    d = euclidean_distances(reference)
+    return float(np.median(d[np.triu_indices(len(d), 1)]))
+
+
+def mmd2(a: np.ndarray, b: np.ndarray, width: float) -> float:
+    """Unbiased MMD^2 of two point sets with the Gaussian kernel exp(-||x - y||^2 / (2 width^2)):
+    about 0 (it can go slightly negative) when both come from one distribution, up to 2."""
+    gamma = 1.0 / (2.0 * width ** 2)
+    k_aa, k_bb, k_ab = rbf_kernel(a, a, gamma=gamma), rbf_kernel(b, b, gamma=gamma), rbf_kernel(a, b, gamma=gamma)
+    n, m = len(a), len(b)
+    return float((k_aa.sum() - np.trace(k_aa)) / (n * (n - 1)) + (k_bb.sum() - np.trace(k_bb)) / (m * (m - 1))
+                 - 2.0 * k_ab.mean())
+
+
+def sample_quality(gen_pts: np.ndarray, train_pts: np.ndarray, test_pts: np.ndarray, seed: int) -> dict:
+    """MMD^2 of the samples to the test images, and of as many training images (the floor a sampler of the
+    data distribution reaches), on seeded subsets of at most ``MMD_POINTS``."""
+    rng = np.random.default_rng([seed, 11])
+    pick = lambda x, n: x[np.sort(rng.choice(len(x), min(n, len(x)), replace=False))]
+    test = pick(test_pts, MMD_POINTS)
+    width = kernel_width(test)
+    gen = pick(gen_pts, MMD_POINTS)
+    return {"mmd2_test": mmd2(gen, test, width), "mmd2_train_test": mmd2(pick(train_pts, len(gen)), test, width),
+            "mmd_kernel_width": width}
 
 
 def per_sample(gen_d: np.ndarray, gen_i: np.ndarray, test_d: np.ndarray) -> list[dict]:
@@ -137,6 +170,7 @@ def nn_check_summary(samples: np.ndarray, train: np.ndarray, test: np.ndarray, l
     records = per_sample(gen_d, gen_i, test_d)
     metrics["nn_realistic_frac"] = float(np.mean([r["realistic"] for r in records]))
     metrics["nn_distinct_frac"] = len({r["nn_index"] for r in records}) / len(records)
+    metrics.update(sample_quality(gen_pts, train_pts, test_pts, seed))
     return metrics, gen_i, records
 
 

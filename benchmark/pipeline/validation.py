@@ -61,7 +61,8 @@ CHOSEN_ON: dict[str, dict[str, str]] = {
 
 # The generative suite's settings, as their files record them: the classical densities' quick sizes were
 # picked on the validation images (baselines/generative/density.py); the gan's smoke row on the validation
-# images (deep/generative/gan.py); the smoke rows otherwise sized the suite to run in seconds; the deep
+# images (deep/generative/gan.py), and every row of wgan-gp and lsgan (benchmark/tools/tune_sampler.py); the
+# smoke rows otherwise sized the suite to run in seconds; the deep
 # models' quick rows carry no record of what they were chosen on.
 _NO_SETTINGS = "no settings to choose"
 _SIZED = "sized for time, not tuned"
@@ -72,6 +73,7 @@ GENERATIVE_CHOSEN_ON: dict[str, dict[str, str]] = {
     **{m: {"smoke": _SIZED, "quick": "validation"} for m in _DENSITIES},
     **{m: {"smoke": _SIZED, "quick": _UNRECORDED} for m in ("pixelcnn", "gated-pixelcnn", "vae", "vae-dlogistic")},
     "gan": {"smoke": "validation", "quick": _UNRECORDED},
+    **{m: {"smoke": "validation", "quick": "validation"} for m in ("wgan-gp", "lsgan")},
     "planted-copies": {"smoke": _SIZED, "quick": _SIZED},
 }
 

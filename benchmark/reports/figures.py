@@ -47,6 +47,11 @@ BITS_CAPTION = (
     "test images. Blue: exact negative log-likelihood; orange: an upper bound (dequantised, -IWAE, -ELBO), "
     "so the model's true value is at or below the bar and a bound is not comparable like for like with an "
     "exact value.")
+STABILITY_CAPTION = (
+    "Training stability of the samplers (GAN losses on the same networks): one dot per training seed. Left: "
+    "MMD² between the samples and the test images (lower is better; the dashed line is what as many training "
+    "images score, the floor). Right: the share of realistic samples (no farther from the training set than "
+    "95% of held-out images are; the CI gate's figure). A loss whose dots spread widely trains unstably.")
 # a job's PNG artefact <method>-<suffix>.png -> (where the HTML shows it, section title, what it shows)
 ARTEFACT_CAPTIONS = {
     "samples": ("samples", "Samples", "Samples drawn from each model, one image per tile (pixels enlarged, no "
@@ -231,6 +236,35 @@ def fig_bits_per_dim(numeric: pd.DataFrame) -> bytes:
     ax.grid(axis="x", alpha=0.3)
     ax.legend([Patch(color=exact), Patch(color=bound)], ["exact NLL", "upper bound on the NLL"],
               fontsize=plotting.LABEL_SIZE, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    return plotting.to_png(fig)
+
+
+def fig_sampler_stability(per_seed: pd.DataFrame) -> bytes:
+    """``per_seed``: one row per (dataset, method, seed) with mmd2_test, mmd2_train_test, nn_realistic_frac."""
+    plt = plotting.pyplot()
+    datasets = list(dict.fromkeys(per_seed["dataset"]))
+    methods = list(dict.fromkeys(per_seed["method"]))
+    colour = plotting.colours(methods)
+    fig, axes = plt.subplots(len(datasets), 2, squeeze=False,
+                             figsize=(plotting.WIDTH * 0.8, 0.8 + (0.4 * len(methods) + 0.6) * len(datasets)))
+    for (ax_mmd, ax_real), dataset in zip(axes, datasets):
+        rows = per_seed[per_seed["dataset"] == dataset]
+        for y, method in enumerate(methods):
+            mine = rows[rows["method"] == method]
+            jitter = np.linspace(-0.15, 0.15, len(mine)) if len(mine) > 1 else np.zeros(len(mine))
+            for ax, column in ((ax_mmd, "mmd2_test"), (ax_real, "nn_realistic_frac")):
+                ax.scatter(mine[column].astype(float), y + jitter, color=colour[method], s=18)
+        ax_mmd.axvline(float(rows["mmd2_train_test"].astype(float).median()), color="grey", ls="--", lw=1)
+        for ax, label in ((ax_mmd, f"{dataset}: MMD² to test (lower is better)"),
+                          (ax_real, f"{dataset}: realistic share (higher is better)")):
+            ax.set_yticks(range(len(methods)), methods if ax is ax_mmd else [""] * len(methods),
+                          fontsize=plotting.LABEL_SIZE)
+            ax.set_ylim(len(methods) - 0.5, -0.5)
+            ax.set_xlabel(label, fontsize=plotting.LABEL_SIZE)
+            ax.tick_params(axis="x", labelsize=plotting.LABEL_SIZE)
+            ax.grid(axis="x", alpha=0.3)
+        ax_real.set_xlim(-0.03, 1.03)
+    fig.tight_layout()
     return plotting.to_png(fig)
 
 

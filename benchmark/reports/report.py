@@ -28,9 +28,10 @@ from benchmark.pipeline import protocol
 from benchmark.registry import AUDITS
 from benchmark.reports import html as report_html
 from benchmark.reports.figures import (ABLATION_CAPTION, ACCURACY_CAPTION, BITS_CAPTION, CONFUSION_CAPTION,
-                                      FINDINGS_CAPTION, PER_CLASS_CAPTION, THROUGHPUT_CAPTION, artefact_caption,
-                                      fig_ablation, fig_accuracy, fig_bits_per_dim, fig_confusions, fig_findings,
-                                      fig_per_class, fig_throughput)
+                                      FINDINGS_CAPTION, PER_CLASS_CAPTION, STABILITY_CAPTION, THROUGHPUT_CAPTION,
+                                      artefact_caption, fig_ablation, fig_accuracy, fig_bits_per_dim,
+                                      fig_confusions, fig_findings, fig_per_class, fig_sampler_stability,
+                                      fig_throughput)
 
 SUITES = ("video", "generative")
 PAPER_METRICS = {"video_hit@1": "video hit@1", "clip_hit@1": "clip hit@1", "video_hit@5": "hit@5",
@@ -361,7 +362,9 @@ def _add_findings(done: pd.DataFrame, section: Section) -> None:
 # --- generative -----------------------------------------------------------------------------------
 NN_COLUMNS = {"nn_memorised_frac": "memorised", "nn_memorised_frac_test_ref": "memorised (test ref)",
               "nn_exact_copy_frac": "exact copies", "nn_gen_train_median_dist": "NN dist gen",
-              "nn_test_train_median_dist": "NN dist test", "nn_mw_z": "MW z", "nn_ct": "C_T"}
+              "nn_test_train_median_dist": "NN dist test", "nn_mw_z": "MW z", "nn_ct": "C_T",
+              "nn_realistic_frac": "realistic", "mmd2_test": "MMD² test"}
+SAMPLER_COLUMNS = ("mmd2_test", "mmd2_train_test", "nn_realistic_frac")
 
 
 FASHION_NOTE = ("Fashion-MNIST rows: the quick profile reads its 'quick-large' settings on 28x28 images (4,000 training "
@@ -410,6 +413,7 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
         anchors[["method", "dataset", "metric", "value", "source", "table", "checked", "note"]].reset_index(drop=True)
     if section.numeric["bits_per_dim"].notna().any():
         section.add_figure("bits-per-dim", fig_bits_per_dim(section.numeric), BITS_CAPTION, "top")
+    _add_stability(done, section)
     for name, path in artefacts.items():
         section.add_figure(name, path.read_bytes(), *artefact_caption(name))
     section.notes.append("bits/dim = nats / (D ln 2); 'kind' says whether the number is exact or a bound "
@@ -417,6 +421,23 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
     planted_copies.add_to_section(section, audits)
     _failed_note(frame, section)
     return section
+
+
+def _add_stability(done: pd.DataFrame, section: Section) -> None:
+    """The samplers' spread over training seeds: a figure and one note line per sampler and dataset."""
+    modality = {name: info[1] for name, info in _registry_info("generative").items()}
+    if not set(SAMPLER_COLUMNS) <= set(done.columns):
+        return
+    samplers = done[done["method"].map(modality).eq("sampler") & done["mmd2_test"].notna()]
+    if samplers.empty:
+        return
+    section.add_figure("sampler-stability", fig_sampler_stability(samplers), STABILITY_CAPTION)
+    for (dataset, method), rows in samplers.groupby(["dataset", "method"], sort=False):
+        mmd = rows["mmd2_test"].astype(float)
+        spread = f", sd {mmd.std(ddof=1):.4f}, range {mmd.min():.4f}-{mmd.max():.4f}" if len(rows) > 1 else \
+            " (one seed: no spread measured)"
+        section.notes.append(f"{dataset} {method}: MMD² to test over {len(rows)} seed(s): mean {mmd.mean():.4f}"
+                             f"{spread}; training images score {rows['mmd2_train_test'].astype(float).mean():.4f}.")
 
 
 def _artefact_paths(row) -> list[Path]:

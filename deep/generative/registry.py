@@ -31,10 +31,14 @@ def _vae(name: str, description: str) -> MethodSpec:
         code_files=("deep/generative/vae.py", *_COMMON), variants=("", "elbo"))
 
 
-def _gan(ctx: MethodContext):
-    from deep.generative.gan import GAN_PARAMS, GANSampler
+def _gan(name: str, description: str) -> MethodSpec:
+    def build(ctx: MethodContext):
+        from deep.generative.gan import PARAMS_BY_LOSS, GANSampler
 
-    return GANSampler(settings_for(GAN_PARAMS, ctx.profile), seed=ctx.seed, device=ctx.device)
+        return GANSampler(settings_for(PARAMS_BY_LOSS[name], ctx.profile), seed=ctx.seed, device=ctx.device)
+
+    return MethodSpec(name=name, family="deep", modality="sampler", description=description, build=build,
+                      code_files=("deep/generative/gan.py", *_COMMON))
 
 
 DENSITY_MODELS: dict[str, MethodSpec] = {
@@ -42,9 +46,7 @@ DENSITY_MODELS: dict[str, MethodSpec] = {
     "gated-pixelcnn": _pixelcnn("gated-pixelcnn", "gated PixelCNN, vertical + horizontal stacks (exact NLL)"),
     "vae": _vae("vae", "VAE, Gaussian encoder, categorical / Bernoulli decoder (-L_k and -ELBO)"),
     "vae-dlogistic": _vae("vae-dlogistic", "VAE with a discretised-logistic decoder (-L_k and -ELBO)"),
-    "gan": MethodSpec(
-        name="gan", family="deep", modality="sampler",
-        description="DCGAN, non-saturating loss (no likelihood; nearest-neighbour checks only)",
-        build=_gan,
-        code_files=("deep/generative/gan.py", *_COMMON)),
+    "gan": _gan("gan", "DCGAN, non-saturating loss (no likelihood: nearest-neighbour checks and MMD²)"),
+    "wgan-gp": _gan("wgan-gp", "DCGAN networks, Wasserstein loss with gradient penalty (no likelihood)"),
+    "lsgan": _gan("lsgan", "DCGAN networks, least squares loss (no likelihood)"),
 }
