@@ -122,6 +122,7 @@ def test_the_gate_is_not_vacuous():
 
 
 @pytest.mark.skipif(not BASELINE.is_file(), reason="no committed ci baseline")
+@pytest.mark.timeout(1200)   # 51 jobs x 3 mutations, each a full compare; over 300 s on a loaded machine
 def test_committed_ci_baseline_gates_every_method():
     """Every method CI runs is gated, and each fails under all three mutations, naming itself."""
     baseline = json.loads(BASELINE.read_text())
