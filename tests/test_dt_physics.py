@@ -189,3 +189,44 @@ def test_camera_homography_puts_flow_pairs_before_keypoint_pairs(monkeypatch):
     assert len(seen["src"]) > n
     np.testing.assert_array_equal(seen["src"][:n], corners)
     np.testing.assert_array_equal(seen["dst"][:n], np.rint(corners) + np.float32(0.25) * np.array([1, 0], np.float32))
+
+
+def _slow_object_video(n_frames: int = 32, size: int = 48, speed: float = 0.5) -> np.ndarray:
+    """A still camera over a textured scene and a textured square drifting right at ``speed`` px/frame
+    (sub-pixel shifts by bilinear warping): the quick profile's frame size and its objects' pace."""
+    background = texture(size, size, seed=3)
+    patch = texture(16, 16, seed=7)
+    frames = []
+    for t in range(n_frames):
+        shift = np.float32([[1, 0, 6 + speed * t], [0, 1, 16]])
+        sprite = cv2.warpAffine(patch, shift, (size, size), flags=cv2.INTER_LINEAR)
+        inside = cv2.warpAffine(np.ones_like(patch), shift, (size, size), flags=cv2.INTER_NEAREST) > 0
+        frames.append(np.where(inside, sprite, background))
+    return np.stack(frames).astype(np.uint8)
+
+
+def test_idt_keeps_a_slow_object_on_small_frames():
+    # 0.5 px/frame on 48 rows is 2.5 px/frame on the authors' 240 rows: it moves against the still camera and
+    # must not be dropped as camera motion (a fixed 1 px threshold dropped every track of such videos)
+    rows = dense_trajectories(_slow_object_video(), DTParams(idt=True))
+    assert len(rows) > 5, len(rows)
+    traj = rows[:, COLS["traj"]].reshape(len(rows), -1, 2)
+    assert np.median(traj[..., 0]) > 0.03  # what survives moves right, with the object
+
+
+def test_idt_camera_motion_threshold_is_the_authors_1px_on_240_rows(monkeypatch):
+    import baselines.video.dt.trajectories as trajectories
+
+    seen = []
+    original = trajectories.displacement_shape
+
+    def spy(disp, min_motion=1.0):
+        seen.append(min_motion)
+        return original(disp, min_motion)
+
+    monkeypatch.setattr(trajectories, "displacement_shape", spy)
+    for rows in (240, 48):
+        seen.clear()
+        frames = pan_video(n_frames=17, size=(rows, 40))
+        dense_trajectories(frames, DTParams(idt=True))
+        assert seen and all(m == pytest.approx(rows / 240) for m in seen), (rows, set(seen))

@@ -33,7 +33,7 @@ from benchmark.methods import MethodContext, MethodSpec, Scores
 from benchmark.common.progress import progress
 from benchmark.common.settings import settings_for
 
-DT_CODE_VERSION = 1  # bump when extraction output changes, to invalidate cached features
+DT_CODE_VERSION = 2  # bump when extraction output changes, to invalidate cached features
 CHANNELS = ("traj", "hog", "hof", "mbhx", "mbhy")
 VARIANTS = {"traj": ("traj",), "hog": ("hog",), "hof": ("hof",), "mbh": ("mbhx", "mbhy"),
             "combined": CHANNELS}
