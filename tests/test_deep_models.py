@@ -99,7 +99,7 @@ def test_network_output_shape_and_a_few_steps_reduce_loss(name):
         assert losses[-1] < 0.5 * losses[0], f"{name}/{net_spec.variant}: {losses}"
 
 
-@pytest.mark.parametrize("name", ["single-frame", "two-stream", "lrcn", "gru-rcn"])
+@pytest.mark.parametrize("name", ["single-frame", "two-stream", "lrcn", "gru-rcn", "conv-pooling"])
 def test_same_seed_same_scores(name, videos):
     def run(seed: int) -> dict:
         method = VIDEO_MODELS[name].build(context(seed))

@@ -26,7 +26,8 @@ def ucf_sized(tmp_path_factory):
 EXPECTED = {"dt-bow-svm": (240, 320), "dt-fv-svm": (240, 320), "idt-bow-svm": (240, 320),
             "c3d": (128, 171), "two-stream": (256, 341), "lrcn": (240, 320), "gru-rcn": (256, 341),
             "single-frame": (178, 237), "early-fusion": (178, 237), "late-fusion": (178, 237),
-            "slow-fusion": (178, 237), "feature-histograms": (128, 171)}
+            "slow-fusion": (178, 237), "feature-histograms": (128, 171), "conv-pooling": (240, 320),
+            "late-pooling": (240, 320), "slow-pooling": (240, 320)}
 
 
 def test_every_method_has_a_paper_size():
@@ -41,7 +42,8 @@ def test_paper_decode_size_per_method(ucf_sized, method):
         assert frames.shape[1:3] == EXPECTED[method]
 
 
-DEEP = ["single-frame", "early-fusion", "late-fusion", "slow-fusion", "c3d", "two-stream", "lrcn", "gru-rcn"]
+DEEP = ["single-frame", "early-fusion", "late-fusion", "slow-fusion", "c3d", "two-stream", "lrcn", "gru-rcn",
+        "conv-pooling", "late-pooling", "slow-pooling"]
 
 
 def _clip_specs(method: str) -> list[ClipSpec]:
@@ -61,7 +63,8 @@ def test_deep_crops_come_from_frames_decoded_at_their_size(method):
     for clip in _clip_specs(method):
         assert clip.short_side == min(height, width), (method, clip)
         assert clip.size <= min(height, width)
-    crops = {"c3d": 112, "two-stream": 224, "lrcn": 227, "gru-rcn": 224}
+    crops = {"c3d": 112, "two-stream": 224, "lrcn": 227, "gru-rcn": 224, "conv-pooling": 227, "late-pooling": 227,
+             "slow-pooling": 227}
     if method in crops:
         assert {c.size for c in _clip_specs(method)} == {crops[method]}
 

@@ -70,6 +70,9 @@ PAPER_FRAMES: dict[str, FrameSpec] = {
     "two-stream": FrameSpec(short_side=256),             # Simonyan & Zisserman 2014: short side 256, 224 crops
     "lrcn": FrameSpec(short_side=240),                   # Donahue et al. 2015: 240x320 frames, 227 crops
     "gru-rcn": FrameSpec(short_side=256),                # Ballas et al. 2016: VGG-16 input, 224 crops
+    "conv-pooling": FrameSpec(short_side=240),           # Ng et al. 2015: AlexNet frames, 227 crops as LRCN
+    "late-pooling": FrameSpec(short_side=240),
+    "slow-pooling": FrameSpec(short_side=240),
 }
 
 

@@ -35,27 +35,37 @@ def _out(n: int, kernel: int, stride: int, padding: int = 0) -> int:
     return (n + 2 * padding - kernel) // stride + 1
 
 
+def caffenet_convs(*, widths: tuple[int, ...], kernels: tuple[int, ...], strides: tuple[int, ...],
+                   groups: tuple[int, ...], size: int,
+                   norm: Literal["lrn", "batch"]) -> tuple[list[nn.Module], int, int]:
+    """The CaffeNet convolutional layers conv1-pool5 of a (3, size, size) frame: (layers, channels, side) of
+    the pool5 maps. Shared with ``deep.video.pooling`` (Ng et al. 2015 pool these maps over time)."""
+    layers: list[nn.Module] = []
+    c_in, s = 3, size
+    for i, (width, k, stride, g) in enumerate(zip(widths, kernels, strides, groups)):
+        pad = 0 if i == 0 else k // 2
+        layers.append(nn.Conv2d(c_in, width, k, stride, pad, groups=g))
+        layers += [nn.BatchNorm2d(width), nn.ReLU(inplace=True)] if norm == "batch" else [nn.ReLU(inplace=True)]
+        s = _out(s, k, stride, pad)
+        if i in (0, 1, 4):
+            layers.append(nn.MaxPool2d(3, 2))
+            s = _out(s, 3, 2)
+        if norm == "lrn" and i in (0, 1):
+            layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
+        c_in = width
+    if s < 1:
+        raise ValueError(f"crop {size} too small for this network")
+    return layers, c_in, s
+
+
 class LRCN(nn.Module):
     def __init__(self, *, n_classes: int, widths: tuple[int, ...] = (96, 256, 384, 384, 256),
                  kernels: tuple[int, ...] = (11, 5, 3, 3, 3), strides: tuple[int, ...] = (4, 1, 1, 1, 1),
                  groups: tuple[int, ...] = (1, 2, 1, 2, 2), fc: int = 4096, hidden: int = 256, size: int = 227,
                  dropout: float = 0.5, norm: Literal["lrn", "batch"] = "lrn"):
         super().__init__()
-        layers: list[nn.Module] = []
-        c_in, s = 3, size
-        for i, (width, k, stride, g) in enumerate(zip(widths, kernels, strides, groups)):
-            pad = 0 if i == 0 else k // 2
-            layers.append(nn.Conv2d(c_in, width, k, stride, pad, groups=g))
-            layers += [nn.BatchNorm2d(width), nn.ReLU(inplace=True)] if norm == "batch" else [nn.ReLU(inplace=True)]
-            s = _out(s, k, stride, pad)
-            if i in (0, 1, 4):
-                layers.append(nn.MaxPool2d(3, 2))
-                s = _out(s, 3, 2)
-            if norm == "lrn" and i in (0, 1):
-                layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
-            c_in = width
-        if s < 1:
-            raise ValueError(f"crop {size} too small for this network")
+        layers, c_in, s = caffenet_convs(widths=widths, kernels=kernels, strides=strides, groups=groups, size=size,
+                                         norm=norm)
         self.frame_cnn = nn.Sequential(
             *layers, nn.Flatten(), nn.Linear(c_in * s * s, fc), nn.ReLU(inplace=True), nn.Dropout(dropout),  # fc6
         )

@@ -28,6 +28,16 @@ def _fusion(variant: str, description: str) -> MethodSpec:
     )
 
 
+def _pooling(variant: str, description: str) -> MethodSpec:
+    def build(ctx: MethodContext):
+        return import_module("deep.video.pooling").build(variant, ctx)
+
+    return MethodSpec(
+        name=variant, build=build, family="deep", modality="rgb", description=description,
+        code_files=("deep/video/pooling.py", "deep/video/lrcn.py", *_SHARED),   # lrcn.py: its frame CNN
+    )
+
+
 VIDEO_MODELS: dict[str, MethodSpec] = {
     "single-frame": _fusion("single-frame", "Karpathy 2014 single-frame convnet (no motion)"),
     "early-fusion": _fusion("early-fusion", "Karpathy 2014 early fusion: conv1 spans 10 frames"),
@@ -54,4 +64,8 @@ VIDEO_MODELS: dict[str, MethodSpec] = {
         description="GRU-RCN (Ballas 2016): conv GRUs on 5 CNN levels, one classifier each, averaged",
         code_files=("deep/video/gru_rcn.py", *_SHARED),
     ),
+    # Ng et al. 2015 feature pooling (deep.video.pooling; its LSTM variant is the lrcn row above)
+    "conv-pooling": _pooling("conv-pooling", "Ng 2015 conv pooling: max over frames of the conv maps, then FC"),
+    "late-pooling": _pooling("late-pooling", "Ng 2015 late pooling: each frame through FC layers, then max"),
+    "slow-pooling": _pooling("slow-pooling", "Ng 2015 slow pooling: max over local windows, FC, max over windows"),
 }
