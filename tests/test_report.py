@@ -95,7 +95,8 @@ def _fake_store(out, artefact_png, rich: bool = False):
                              "bits_per_dim": float(nll.mean() / (64 * np.log(2))),
                              "gap_nats": -1.5, "nn_memorised_frac": 0.0, "nn_mw_z": 0.3},
                         [{"item": f"test/{i}", "group": "test", "nll_nats": float(v)} for i, v in enumerate(nll)])
-    job("pc", "generative", "pixelcnn", outcome=JobOutcome([density], {"train_s": 2.0, "reference_s": 0.01}, {},
+    job("pc", "generative", "pixelcnn", outcome=JobOutcome([density], {"train_s": 2.0, "reference_s": 0.01},
+                                                            {"context_seen": 0.9512},
                                                             [str(artefact_png)]))
     if rich:
         for key, method, accuracy, speed in (("sf", "single-frame", .3, 900.0), ("lr", "lrcn", .6, 60.0),
@@ -155,6 +156,9 @@ def test_report_of_every_row_kind(tmp_path):
     cells = [c.strip() for c in next(l for l in generative.splitlines() if l.startswith("| pixelcnn |")).split("|")]
     point, low, high = map(float, re.fullmatch(r"([\d.]+) \[([\d.]+), ([\d.]+)\]", cells[4]).groups())  # bits/dim
     assert low < point < high
+    header = [c.strip() for c in generative.splitlines()[generative.splitlines().index(
+        next(l for l in generative.splitlines() if l.startswith("| pixelcnn |"))) - 2].split("|")]
+    assert cells[header.index("context seen")] == "0.951" and "'context seen'" in generative
     assert (to / "generative.html").read_text().count("data:image/png;base64,") == 2   # bits/dim + samples
 
 

@@ -1,6 +1,7 @@
 """Helpers shared by the deep density models: scaling, seeded batching, a training loop with a
 held-out slice of the training set for picking the best epoch (the models never see ``valid`` or
-``test``), and a stable log-mean-exp."""
+``test``), a stable log-mean-exp, and the receptive-field probe of the autoregressive models
+(``context_seen``)."""
 from __future__ import annotations
 
 import copy
@@ -66,3 +67,31 @@ def train_with_holdout(module: nn.Module, loss_fn: Callable[[torch.Tensor], torc
 
 def as_tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x)).long()
+
+
+def input_dependencies(net: nn.Module, shape: tuple[int, int, int], row: int, col: int,
+                       channel: int | None = None, draws: int = 8, seed: int = 0) -> torch.Tensor:
+    """Boolean (C, H, W): which input values reach the logits (B, C, K, H, W) of ``net`` at (row, col)
+    (of colour ``channel`` only, if given). Read off the gradient of a random projection of those logits
+    with respect to real-valued inputs, on a float64 copy of the net and ``draws`` random images, so a
+    dependency that one input happens to silence (a dead ReLU) still shows."""
+    probe = copy.deepcopy(net).cpu().double().eval()
+    gen = torch.Generator().manual_seed(seed)
+    x = (torch.rand(draws, *shape, generator=gen, dtype=torch.float64) * (probe.levels - 1)).requires_grad_(True)
+    logits = probe(x)[:, :, :, row, col]                                   # (draws, C, K)
+    if channel is not None:
+        logits = logits[:, channel]
+    (grad,) = torch.autograd.grad((logits * torch.randn(logits.shape, generator=gen, dtype=torch.float64)).sum(), x)
+    return (grad.abs() > 0).any(0)
+
+
+def context_seen(net: nn.Module, shape: tuple[int, int, int], pixel: tuple[int, int] | None = None) -> float:
+    """Fraction of the pixels before ``pixel`` in raster order (its causal context) whose value reaches the
+    logits there; ``pixel`` defaults to the centre of the last row, (H - 1, W // 2), where the context is
+    nearly the whole image and a blind spot (PixelCNN's, up and to the right) or a short receptive field shows.
+    1.0 means the model can condition on everything it is allowed to."""
+    _, height, width = shape
+    row, col = pixel if pixel is not None else (height - 1, width // 2)
+    seen = input_dependencies(net, shape, row, col).any(0)                 # (H, W)
+    before = torch.arange(height * width).view(height, width) < row * width + col
+    return float(seen[before].double().mean())

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.methods import NLL
-from deep.generative.common import TrainSchedule, as_tensor, n_params, to_unit, train_with_holdout
+from deep.generative.common import TrainSchedule, as_tensor, context_seen, n_params, to_unit, train_with_holdout
 
 
 def channel_groups(n: int, colours: int) -> torch.Tensor:
@@ -60,7 +60,7 @@ class MaskedConv2d(nn.Conv2d):
         return F.conv2d(x, self.weight * self.mask, self.bias)
 
 
-def _logits_head(features: int, colours: int, levels: int) -> nn.Sequential:
+def logits_head(features: int, colours: int, levels: int) -> nn.Sequential:
     out_groups = channel_groups(colours * levels, colours)  # channel c*K + k belongs to colour c
     return nn.Sequential(
         nn.ReLU(), MaskedConv2d(features, features, (1, 1), colours=colours, mask_type="B"),
@@ -78,7 +78,7 @@ class PixelCNN(nn.Module):
         self.first = MaskedConv2d(colours, features, (first_kernel, first_kernel), colours=colours, mask_type="A")
         self.blocks = nn.ModuleList(
             MaskedConv2d(features, features, (3, 3), colours=colours, mask_type="B") for _ in range(layers))
-        self.head = _logits_head(features, colours, levels)
+        self.head = logits_head(features, colours, levels)
         self.rows_seen = first_kernel // 2 + layers  # rows above a pixel that can reach its logits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -140,7 +140,7 @@ class GatedPixelCNN(nn.Module):
         self.layers = nn.ModuleList(
             GatedLayer(colours if i == 0 else features, features, colours=colours, kernel=kernel, first=i == 0)
             for i in range(layers))
-        self.head = _logits_head(features, colours, levels)
+        self.head = logits_head(features, colours, levels)
         self.rows_seen = layers * (kernel // 2) + 1
         self.cols_seen = layers * (kernel // 2)
 
@@ -259,4 +259,6 @@ class PixelCNNDensity:
         return x.cpu().numpy().astype(np.uint8)
 
     def costs(self) -> dict:
-        return {"params": n_params(self.net_)}
+        """Parameters, and the share of the causal context the fitted net sees at the centre of the last row
+        (``context_seen``: below 1 for the plain PixelCNN's blind spot or a short receptive field)."""
+        return {"params": n_params(self.net_), "context_seen": round(context_seen(self.net_, self.shape_), 4)}

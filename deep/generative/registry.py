@@ -20,6 +20,17 @@ def _pixelcnn(name: str, description: str) -> MethodSpec:
         code_files=("deep/generative/pixelcnn.py", *_COMMON))
 
 
+def _pixelrnn(name: str, description: str) -> MethodSpec:
+    def build(ctx: MethodContext):
+        from deep.generative.pixelrnn import PIXELRNN, PixelRNNDensity
+
+        return PixelRNNDensity(settings_for(PIXELRNN, ctx.profile, name), seed=ctx.seed, device=ctx.device)
+
+    return MethodSpec(
+        name=name, family="deep", modality="density", description=description, build=build,
+        code_files=("deep/generative/pixelrnn.py", "deep/generative/pixelcnn.py", *_COMMON))
+
+
 def _vae(name: str, description: str) -> MethodSpec:
     def build(ctx: MethodContext):
         from deep.generative.vae import VAE_PARAMS, VAEDensity
@@ -44,6 +55,9 @@ def _gan(name: str, description: str) -> MethodSpec:
 DENSITY_MODELS: dict[str, MethodSpec] = {
     "pixelcnn": _pixelcnn("pixelcnn", "PixelCNN, masked convs type A then B (exact NLL; has a blind spot)"),
     "gated-pixelcnn": _pixelcnn("gated-pixelcnn", "gated PixelCNN, vertical + horizontal stacks (exact NLL)"),
+    "pixelrnn-row-lstm": _pixelrnn("pixelrnn-row-lstm", "PixelRNN, Row LSTM layers (exact NLL; triangular context)"),
+    "pixelrnn-diagonal-bilstm": _pixelrnn("pixelrnn-diagonal-bilstm",
+                                          "PixelRNN, Diagonal BiLSTM layers (exact NLL; whole context)"),
     "vae": _vae("vae", "VAE, Gaussian encoder, categorical / Bernoulli decoder (-L_k and -ELBO)"),
     "vae-dlogistic": _vae("vae-dlogistic", "VAE with a discretised-logistic decoder (-L_k and -ELBO)"),
     "gan": _gan("gan", "DCGAN, non-saturating loss (no likelihood: nearest-neighbour checks and MMD²)"),
