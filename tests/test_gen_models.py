@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,7 +53,8 @@ def test_density_contract(name, ctx):
     assert np.array_equal(samples, model.sample(6, seed=3))  # seeded
 
 
-@pytest.mark.parametrize("name", ["gated-pixelcnn", "pixelcnn", "vae", "pixel-categorical"])
+@pytest.mark.parametrize("name", ["gated-pixelcnn", "pixelcnn", "pixelrnn-row-lstm", "pixelrnn-diagonal-bilstm",
+                                  "vae", "pixel-categorical"])
 def test_colour_and_binary_inputs(name, ctx):
     spec = ALL[name]
     colour = _tiny(levels=4, n=32, shape=(3, 4, 4))
@@ -148,6 +150,10 @@ def test_run_generative_job_rows_and_artefacts(tmp_path):
         assert {"train_s", "sample_s"} <= set(outcome.timings)
         assert all((tmp_path / p).exists() for p in outcome.artefacts) and outcome.artefacts
         assert {"mmd2_test", "mmd2_train_test", "nn_realistic_frac"} <= set(main.metrics)
+        if name != "pixel-categorical":   # the latent-variable models: interpolation paths and arithmetic
+            assert {"latent_path_novelty", "latent_path_mw_z", "latent_path_jump"} <= set(main.metrics)
+            assert {f"{name}-interpolations.png", f"{name}-arithmetic.png"} <= {Path(p).name for p in outcome.artefacts}
+            assert "latent_s" in outcome.timings
         if name in ("gan", "wgan-gp", "lsgan"):
             assert main.metrics["nll_nats"] is None and "infer_s" not in outcome.timings
             continue

@@ -29,7 +29,7 @@ from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
 MEMORISED_RATIO = 1.0 / 3.0
 
 
-def _as_points(images: np.ndarray, levels: int) -> np.ndarray:
+def as_points(images: np.ndarray, levels: int) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float32) / max(levels - 1, 1)
 
 
@@ -152,7 +152,7 @@ def per_sample(gen_d: np.ndarray, gen_i: np.ndarray, test_d: np.ndarray) -> list
 def nn_check_summary(samples: np.ndarray, train: np.ndarray, test: np.ndarray, levels: int, *, n_cells: int,
                      seed: int, device: str = "cpu") -> tuple[dict, np.ndarray, list[dict]]:
     """All checks for one sampler: (metrics, nearest training indices (n_samples, 2), per-sample records)."""
-    gen_pts, train_pts, test_pts = (_as_points(x, levels) for x in (samples, train, test))
+    gen_pts, train_pts, test_pts = (as_points(x, levels) for x in (samples, train, test))
     gen_d, gen_i = nearest_neighbours(gen_pts, train_pts, 2, device=device)
     test_d, _ = nearest_neighbours(test_pts, train_pts, 2, device=device)
     ct = data_copying_ct(train_pts, test_pts, gen_pts, n_cells=n_cells, seed=seed, device=device)
@@ -207,6 +207,12 @@ def _scale(images: np.ndarray) -> int:
 def save_image_grid(path: str | Path, images: np.ndarray, levels: int, n_cols: int = 10) -> str:
     tiles = _tile(images, levels, _scale(images))
     return _save(Path(path), [tiles[i:i + n_cols] for i in range(0, len(tiles), n_cols)])
+
+
+def save_image_rows(path: str | Path, rows: list[np.ndarray], levels: int) -> str:
+    """One line of tiles per array of images (n_i, C, H, W), all at one scale."""
+    scale = _scale(rows[0])
+    return _save(Path(path), [_tile(images, levels, scale) for images in rows])
 
 
 def save_nn_grid(path: str | Path, samples: np.ndarray, train: np.ndarray, nn_idx: np.ndarray, levels: int,

@@ -18,6 +18,12 @@ Detectors and their rules (one decision per trial):
 - ``authenticity``: Alaa et al. (ICML 2022): a sample is inauthentic when it is closer to its
   nearest training image than that image is to its own nearest other training image; share of
   inauthentic samples above the reference's (one-sided Fisher exact test, p < ALPHA);
+- ``latent-path``: the samples held by a latent lookup generator (``benchmark.audits.latent_paths``: a
+  code decodes to the sample of its nearest random anchor code); per interpolation path, the mean
+  nearest-training distance of the samples it visits; the same paths over the reference images; fires
+  when the sampler's paths sit nearer the training set (one-sided permutation test that swaps images
+  between the two sets, p < ALPHA). It is the
+  known-answer check of the generative jobs' ``latent_path_*`` figures;
 - ``likelihood-gap``: in the spirit of FLD (Jiralerspong et al., 2023): a Gaussian kernel density on
   the samples (bandwidth: half their median nearest-neighbour distance); training images more likely
   than reference images under it (one-sided Mann-Whitney, p < ALPHA).
@@ -34,6 +40,7 @@ from scipy.stats import fisher_exact, mannwhitneyu
 from sklearn.cluster import KMeans
 from torch import nn
 
+from benchmark.audits.latent_paths import lookup_path_test
 from benchmark.audits.memorisation import MEMORISED_RATIO, ct_from_cells, nearest_neighbours
 from benchmark.common.timing import PhaseTimer
 from benchmark.pipeline.outcome import JobOutcome, RowResult
@@ -52,6 +59,8 @@ DETECTORS = {
     "authenticity": "share of inauthentic samples (Alaa et al. 2022) above the reference's (Fisher, p<0.05)",
     "likelihood-gap": "train images likelier than reference images under a KDE on the samples (FLD-style; "
                       "Mann-Whitney, p<0.05)",
+    "latent-path": "a lookup generator over the samples (each at a random latent code): its interpolation paths "
+                   "stay nearer the training set than the same paths over the reference (permutation test, p<0.05)",
 }
 
 
@@ -209,6 +218,8 @@ def detect(space: Space, gen: np.ndarray, ref: np.ndarray, *, min_cell_samples: 
     ll_ref = _kde_loglik(ref, gen, bandwidth, space.device)
     gap = float(np.mean(ll_train) - np.mean(ll_ref))
     out["likelihood-gap"] = (gap, float(mannwhitneyu(ll_train, ll_ref, alternative="greater").pvalue) < ALPHA)
+    novelty, p_path = lookup_path_test(gen_d[:, 0], ref_d[:, 0])
+    out["latent-path"] = (novelty, p_path < ALPHA)
     return out
 
 

@@ -19,6 +19,7 @@ from benchmark.data.images import ImageData
 from benchmark.methods import MethodContext, MethodSpec
 from benchmark.pipeline.outcome import JobOutcome, RowResult
 from benchmark.common.timing import PhaseTimer
+from benchmark.audits import latent_paths
 from benchmark.audits.memorisation import nn_check_summary, save_image_grid, save_nn_grid, save_pairs_grid
 from benchmark.common.settings import settings_for
 
@@ -29,12 +30,14 @@ class SuiteParams:
     n_cells: int             # k-means cells of C_T
     max_train_eval: int      # cap on the training subset scored for the gap
     grid_images: int = 100
+    latent_paths: int = 50   # interpolation paths of a latent-variable model (benchmark.audits.latent_paths)
+    path_steps: int = 10
 
 
 SUITE = {
-    "smoke": SuiteParams(n_samples=100, n_cells=2, max_train_eval=200, grid_images=50),
+    "smoke": SuiteParams(n_samples=100, n_cells=2, max_train_eval=200, grid_images=50, latent_paths=12, path_steps=8),
     "quick": SuiteParams(n_samples=500, n_cells=5, max_train_eval=1000),
-    "paper": SuiteParams(n_samples=10_000, n_cells=50, max_train_eval=10_000),
+    "paper": SuiteParams(n_samples=10_000, n_cells=50, max_train_eval=10_000, latent_paths=500),
     "quick-large": SuiteParams(n_samples=120, n_cells=3, max_train_eval=500),
 }
 # The quick profile is sized for 8x8 digits (64 values per image); on larger images (28x28 = 784)
@@ -60,6 +63,21 @@ def _density_row(variant: str, kind: str, test: np.ndarray, train: np.ndarray, d
     metrics["gap_nats"] = metrics["nll_nats"] - metrics["train_nll_nats"]
     predictions = [{"item": f"test/{i}", "group": "test", "nll_nats": float(v)} for i, v in enumerate(test)]
     return RowResult(variant, metrics, predictions)
+
+
+def _latent_walks(model, data: ImageData, params: SuiteParams, seed: int, name: str, out_dir: Path | None,
+                  device: str) -> tuple[dict, list[str]]:
+    """Path metrics of ``model``'s latent space and, with an output folder, its path and arithmetic figures."""
+    codes = latent_paths.prior_paths(model.latent_size_, params.latent_paths, params.path_steps, seed + 2)
+    paths = latent_paths.decode_paths(model.decode_latent, codes)
+    metrics = latent_paths.path_metrics(paths, data.train, data.test, data.levels, device=device)
+    if out_dir is None:
+        return metrics, []
+    encode = getattr(model, "encode_latent", None)
+    arithmetic = latent_paths.arithmetic_codes(model.latent_size_, 6, seed + 3, encode, data.test)
+    return metrics, [latent_paths.save_path_grid(out_dir / f"{name}-interpolations.png", paths, data.levels),
+                     latent_paths.save_arithmetic_grid(out_dir / f"{name}-arithmetic.png", model.decode_latent,
+                                                       arithmetic, data.levels)]
 
 
 def run_generative_job(spec: MethodSpec, ctx: MethodContext, data: ImageData, timer: PhaseTimer) -> JobOutcome:
@@ -115,6 +133,11 @@ def run_generative_job(spec: MethodSpec, ctx: MethodContext, data: ImageData, ti
                                              data.levels))
             artefacts.append(save_nn_grid(out_dir / f"{spec.name}-nearest-train.png", samples, data.train, nn_idx,
                                           data.levels))
+    if hasattr(model, "decode_latent"):   # GANs and VAEs: interpolation paths and latent arithmetic
+        with timer.phase("latent"):
+            metrics, latent_artefacts = _latent_walks(model, data, params, ctx.seed, spec.name, out_dir, ctx.device)
+        rows[0].metrics.update(metrics)
+        artefacts += latent_artefacts
     if out_dir is not None and hasattr(model, "reconstruct"):
         originals = data.test[:10]
         artefacts.append(save_pairs_grid(out_dir / f"{spec.name}-reconstructions.png", originals,

@@ -46,13 +46,16 @@ def carve(data):
 # comment at its per-profile row). "validation": chosen from `bench run --validation` results only.
 _ON_VALIDATION = {
     "smoke": ("dt-bow-svm", "dt-fv-svm", "idt-bow-svm", "single-frame", "early-fusion", "late-fusion", "slow-fusion",
-              "c3d", "two-stream", "lrcn", "gru-rcn", "feature-histograms"),
+              "c3d", "two-stream", "lrcn", "gru-rcn", "conv-pooling", "late-pooling", "slow-pooling",
+              "feature-histograms"),
     # the deep models' and the histograms' ci rows (the others read their smoke rows there)
     "ci": ("dt-bow-svm", "dt-fv-svm", "idt-bow-svm", "single-frame", "early-fusion", "late-fusion", "slow-fusion",
-           "c3d", "two-stream", "lrcn", "gru-rcn", "feature-histograms"),
+           "c3d", "two-stream", "lrcn", "gru-rcn", "conv-pooling", "late-pooling", "slow-pooling",
+           "feature-histograms"),
     # two candidates each
     "quick": ("dt-bow-svm", "dt-fv-svm", "idt-bow-svm", "single-frame", "early-fusion", "late-fusion", "slow-fusion",
-              "c3d", "two-stream", "lrcn", "gru-rcn", "feature-histograms"),
+              "c3d", "two-stream", "lrcn", "gru-rcn", "conv-pooling", "late-pooling", "slow-pooling",
+              "feature-histograms"),
 }
 CHOSEN_ON: dict[str, dict[str, str]] = {
     method: {profile: "validation" for profile, methods in _ON_VALIDATION.items() if method in methods}
@@ -72,6 +75,10 @@ GENERATIVE_CHOSEN_ON: dict[str, dict[str, str]] = {
     **{m: {"smoke": _NO_SETTINGS, "quick": _NO_SETTINGS} for m in ("uniform", "pixel-categorical")},
     **{m: {"smoke": _SIZED, "quick": "validation"} for m in _DENSITIES},
     **{m: {"smoke": _SIZED, "quick": _UNRECORDED} for m in ("pixelcnn", "gated-pixelcnn", "vae", "vae-dlogistic")},
+    # sized for the quick suite's time budget; lr and batch from 2-3 candidates on the held-out slice of the
+    # training images (deep/generative/pixelrnn.py), never on the validation or test images
+    **{m: {"smoke": _SIZED, "quick": "sized for time; lr and batch on a held-out slice of train"}
+       for m in ("pixelrnn-row-lstm", "pixelrnn-diagonal-bilstm")},
     "gan": {"smoke": "validation", "quick": _UNRECORDED},
     **{m: {"smoke": "validation", "quick": "validation"} for m in ("wgan-gp", "lsgan")},
     "planted-copies": {"smoke": _SIZED, "quick": _SIZED},

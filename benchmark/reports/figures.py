@@ -14,7 +14,8 @@ import pandas as pd
 from benchmark.analysis import stats
 from benchmark.common import plotting
 
-GROUP_ORDER = ("classical", "frame CNNs", "3-D CNN", "two-stream", "recurrent")
+# each group's colour is its place here: a new group goes last
+GROUP_ORDER = ("classical", "frame CNNs", "3-D CNN", "two-stream", "recurrent", "feature pooling")
 
 ACCURACY_CAPTION = (
     "Video hit@1 of every row (dot) with its 95% bootstrap interval (bar), grouped by architecture family in "
@@ -60,6 +61,16 @@ ARTEFACT_CAPTIONS = {
                       "its nearest and second-nearest training images (Euclidean distance in pixel space). A "
                       "sample identical to its neighbour is a copy of a training image; similar shapes alone "
                       "are not."),
+    "interpolations": ("interpolations", "Latent interpolations", "Each line is one path between two random "
+                       "latent codes (spherical interpolation), decoded at evenly spaced points. A generator that "
+                       "memorises can only hop between training images; one that generalises passes through new "
+                       "images. The table's 'path novelty' is the paths' median nearest-training distance over "
+                       "held-out images' (about 1: as new as held-out images; 0: training images only) and 'path "
+                       "jump' the largest step over the path's length (1/(steps-1) for even change, 1 for a jump)."),
+    "arithmetic": ("arithmetic", "Latent arithmetic", "Each line: decoded codes a, b, c, then a - b + c (Radford et "
+                   "al. 2016). For a VAE, a, b and c are the encoder means of three test images; a GAN has no "
+                   "encoder, so its codes are random draws. Without labels this shows what the arithmetic does, "
+                   "not a semantic attribute transfer."),
     "reconstructions": ("reconstructions", "Reconstructions", "Test images (top line) and the model's "
                         "reconstructions of them (bottom line); a blurry or wrong bottom line is a weak encoder "
                         "or decoder."),

@@ -44,7 +44,7 @@ figure{margin:16px 0}img{max-width:100%;height:auto}
 figcaption{font-size:13px;color:#333;max-width:1100px;margin-top:4px}
 .gallery{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
 .gallery figure{margin:0}.gallery figcaption{font-weight:600;text-align:center}
-.samples img{width:300px}.reconstructions img{width:400px}
+.samples img{width:300px}.reconstructions img{width:400px}.interpolations img{width:400px}.arithmetic img{width:200px}
 """
 
 # Numeric-aware: a cell that starts with a number (optionally k/M/G) sorts by it when every filled cell of
@@ -225,7 +225,7 @@ def page(section, header: list[tuple[str, str]], shown: pd.DataFrame, shared: di
     if rest:
         body += ["<section id='figures'><h2>Figures</h2>", *(_figure(section, n, next(number)) for n in rest),
                  "</section>"]
-    for where in ("samples", "nearest", "reconstructions"):
+    for where in ("samples", "nearest", "interpolations", "arithmetic", "reconstructions"):
         names = [n for n, w in placement.items() if w == where]
         if names:
             body.append(_gallery(section, names, where, next(number)))

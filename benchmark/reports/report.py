@@ -43,7 +43,9 @@ N_BOOT = 1000
 VIDEO_GROUPS = {"feature-histograms": "classical", "dt-bow-svm": "classical", "dt-fv-svm": "classical",
                 "idt-bow-svm": "classical", "single-frame": "frame CNNs", "early-fusion": "frame CNNs",
                 "late-fusion": "frame CNNs", "slow-fusion": "frame CNNs", "c3d": "3-D CNN",
-                "two-stream": "two-stream", "lrcn": "recurrent", "gru-rcn": "recurrent"}
+                "two-stream": "two-stream", "lrcn": "recurrent", "gru-rcn": "recurrent",
+                "conv-pooling": "feature pooling", "late-pooling": "feature pooling",
+                "slow-pooling": "feature pooling"}
 CONFUSIONS_PER_FIGURE = 4     # more rows in a group: one per job (its last variant, e.g. "combined")
 
 
@@ -363,7 +365,8 @@ def _add_findings(done: pd.DataFrame, section: Section) -> None:
 NN_COLUMNS = {"nn_memorised_frac": "memorised", "nn_memorised_frac_test_ref": "memorised (test ref)",
               "nn_exact_copy_frac": "exact copies", "nn_gen_train_median_dist": "NN dist gen",
               "nn_test_train_median_dist": "NN dist test", "nn_mw_z": "MW z", "nn_ct": "C_T",
-              "nn_realistic_frac": "realistic", "mmd2_test": "MMD² test"}
+              "nn_realistic_frac": "realistic", "mmd2_test": "MMD² test",
+              "latent_path_novelty": "path novelty", "latent_path_jump": "path jump"}
 SAMPLER_COLUMNS = ("mmd2_test", "mmd2_train_test", "nn_realistic_frac")
 
 
@@ -371,6 +374,11 @@ FASHION_NOTE = ("Fashion-MNIST rows: the quick profile reads its 'quick-large' s
                 "images, small models, few epochs), so they are far from converged; no published Fashion-MNIST "
                 "likelihood is listed in the paper column (none is in the project's checked source list), and "
                 "published 8-bit Fashion-MNIST numbers use the full 60,000 training images and other models.")
+
+
+CONTEXT_NOTE = ("'context seen': the share of the earlier pixels (raster order) whose value reaches the fitted "
+                "autoregressive model's logits at the centre of the last row (deep/generative/common.py "
+                "context_seen); below 1 for a blind spot (PixelCNN) or a receptive field shorter than the image.")
 
 
 def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
@@ -384,6 +392,7 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
                   "nll_nats": _mean(rows, "nll_nats"), "nll_nats_low": nll.low if nll else None,
                   "nll_nats_high": nll.high if nll else None, "bits_per_dim": _mean(rows, "bits_per_dim"),
                   "gap_nats": _mean(rows, "gap_nats"), "params": _first(rows, "cost_params"),
+                  "context_seen": _mean(rows, "cost_context_seen"),
                   "train_s": _mean(rows, "train_s"), "device": _first(rows, "device_name"),
                   "paper": paper_text(published, method)}
         scale = 1 / (dims * np.log(2)) if dims and np.isfinite(dims) else None
@@ -398,7 +407,9 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
                         else _num(record["nll_nats"], 4), "bits/dim": bpd,
                         "test−train gap nats": _num(record["gap_nats"]),
                         **{label: _num(record.get(c)) for c, label in NN_COLUMNS.items() if c in rows},
-                        "params": _num(record["params"]), "train s": _num(record["train_s"]),
+                        "params": _num(record["params"]),
+                        **({"context seen": _num(record["context_seen"])} if "cost_context_seen" in done else {}),
+                        "train s": _num(record["train_s"]),
                         "device": record["device"] or "", "paper (their data, not ours)": record["paper"]})
         for _, row in rows.drop_duplicates("job_key").iterrows():
             for path in _artefact_paths(row):   # per job: variant rows of one job share its figures
@@ -418,6 +429,8 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
         section.add_figure(name, path.read_bytes(), *artefact_caption(name))
     section.notes.append("bits/dim = nats / (D ln 2); 'kind' says whether the number is exact or a bound "
                          "(an upper bound on the NLL).")
+    if "cost_context_seen" in done:
+        section.notes.append(CONTEXT_NOTE)
     planted_copies.add_to_section(section, audits)
     _failed_note(frame, section)
     return section

@@ -178,12 +178,20 @@ class GANSampler:
     def nll(self, x: np.ndarray) -> NLL:
         raise NotImplementedError("a GAN defines no likelihood; the suite scores its samples with NN checks")
 
+    @property
+    def latent_size_(self) -> int:
+        return self.params.latent
+
     @torch.no_grad()
-    def sample(self, n: int, seed: int) -> np.ndarray:
-        gen = torch.Generator().manual_seed(seed)
-        y = self.generator_(torch.randn(n, self.params.latent, generator=gen).to(self.device))
+    def decode_latent(self, codes: np.ndarray) -> np.ndarray:
+        """Images (n, C, H, W) in levels of latent codes (n, latent)."""
+        y = self.generator_(torch.as_tensor(codes, dtype=torch.float32).to(self.device))
         levels = torch.floor((y + 1) / 2 * self.levels_).clamp(0, self.levels_ - 1)
         return levels.cpu().numpy().astype(np.uint8)
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        gen = torch.Generator().manual_seed(seed)
+        return self.decode_latent(torch.randn(n, self.params.latent, generator=gen).numpy())
 
     def costs(self) -> dict:
         return {"params": n_params(self.generator_), "discriminator_params": n_params(self.discriminator_)}

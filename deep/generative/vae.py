@@ -199,18 +199,30 @@ class VAEDensity:
         """Extra rows for the table: the -ELBO (estimated with ``elbo_samples`` draws)."""
         return {"-elbo": self.elbo_nll(x)}
 
+    @property
+    def latent_size_(self) -> int:
+        return self.net_.latent
+
     @torch.no_grad()
-    def reconstruct(self, x: np.ndarray) -> np.ndarray:
-        """Decoder's most likely levels at the encoder mean (for the reconstruction figure)."""
-        flat = as_tensor(x).flatten(1).to(self.device)
-        out = self.net_.decode(self.net_.encode(flat)[0])
+    def encode_latent(self, x: np.ndarray) -> np.ndarray:
+        """(n, Z) encoder means of images (n, C, H, W)."""
+        return self.net_.encode(as_tensor(x).flatten(1).to(self.device))[0].cpu().numpy()
+
+    @torch.no_grad()
+    def decode_latent(self, codes: np.ndarray) -> np.ndarray:
+        """The decoder's most likely levels (n, C, H, W) at latent codes (n, Z)."""
+        out = self.net_.decode(torch.as_tensor(codes, dtype=torch.float32, device=self.device))
         if self.net_.likelihood == "bernoulli":
             levels = (out[..., 0] > 0).long()
         elif self.net_.likelihood == "categorical":
             levels = out.argmax(-1)
         else:
             levels = ((out[..., 0] + 1) * (self.levels_ - 1) / 2).round().clamp(0, self.levels_ - 1).long()
-        return levels.view(len(x), *self.shape_).cpu().numpy().astype(np.uint8)
+        return levels.view(len(codes), *self.shape_).cpu().numpy().astype(np.uint8)
+
+    def reconstruct(self, x: np.ndarray) -> np.ndarray:
+        """Decoder's most likely levels at the encoder mean (for the reconstruction figure)."""
+        return self.decode_latent(self.encode_latent(x))
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         gen = torch.Generator(device=self.device).manual_seed(seed)
