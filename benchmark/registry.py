@@ -22,6 +22,28 @@ AUDITS: dict[str, MethodSpec] = {
 }
 
 
+def _label_efficiency(ctx: MethodContext):
+    from benchmark.studies.label_efficiency import STUDY, LabelEfficiencyStudy
+
+    return LabelEfficiencyStudy(settings_for(STUDY, ctx.profile), seed=ctx.seed, device=ctx.device)
+
+
+def _study_variants() -> tuple[str, ...]:
+    fractions, classifiers = (0.01, 0.10, 1.0), ("scratch", "ae-probe", "ae-finetune", "vae-probe", "vae-finetune")
+    return tuple(f"{c}-{f * 100:g}pct" for f in fractions for c in classifiers)
+
+
+# studies run in the generative suite beside the models; their rows are results of a study, not of a model
+STUDIES: dict[str, MethodSpec] = {
+    "label-efficiency": MethodSpec(
+        name="label-efficiency", family="study", modality="study",
+        description="classifier from scratch vs encoder pre-trained without labels (AE, VAE), probed or "
+                    "fine-tuned, at 1/10/100% of the labels",
+        build=_label_efficiency, variants=_study_variants(),
+        code_files=("benchmark/studies/label_efficiency.py", "deep/generative/pretraining.py")),
+}
+
+
 def video_methods() -> dict[str, MethodSpec]:
     from baselines.video.dt.method import DT_METHODS
     from baselines.video.histograms import HISTOGRAM_METHODS
@@ -34,7 +56,7 @@ def density_methods() -> dict[str, MethodSpec]:
     from baselines.generative.density import DENSITY_BASELINES
     from deep.generative.registry import DENSITY_MODELS
 
-    return {**DENSITY_BASELINES, **DENSITY_MODELS, **AUDITS}
+    return {**DENSITY_BASELINES, **DENSITY_MODELS, **AUDITS, **STUDIES}
 
 
 def methods_of(suite: str) -> dict[str, MethodSpec]:

@@ -94,9 +94,11 @@ def test_cifar10_batch_round_trip(tmp_path):
     batches["test_batch"] = rng.integers(0, 256, (50, 3072), dtype=np.uint8)
     for name, rows in batches.items():
         with open(tmp_path / name, "wb") as handle:
-            pickle.dump({b"data": rows, b"labels": [0] * len(rows)}, handle)
-    train, test = read_cifar10_folder(tmp_path)
+            pickle.dump({b"data": rows, b"labels": [int(v) % 10 for v in rows[:, 0]]}, handle)
+    train, test, train_labels, test_labels = read_cifar10_folder(tmp_path)
     assert train.shape == (500, 3, 32, 32) and test.shape == (50, 3, 32, 32)
+    assert np.array_equal(train_labels[:100], batches["data_batch_1"][:, 0] % 10)
+    assert np.array_equal(test_labels, batches["test_batch"][:, 0] % 10)
     # CIFAR rows hold the red plane, then green, then blue, each row-major
     assert np.array_equal(train[0, 0].ravel(), batches["data_batch_1"][0, :1024])
     assert np.array_equal(train[0, 2, 31], batches["data_batch_1"][0, 3072 - 32:])
@@ -115,3 +117,29 @@ def test_fashion_mnist_from_debian_package():
     data = load_image_dataset("fashion-mnist", "smoke", 0)
     assert data.train.shape == (500, 1, 28, 28) and data.test.shape == (200, 1, 28, 28)
     assert data.levels == 256 and data.train.max() > 200
+
+
+def test_labels_follow_their_images_through_the_splits():
+    """Each split's labels belong to its images: digits against scikit-learn's own pairs, Fashion-MNIST
+    by class means (a shuffled label vector makes the class means nearly equal)."""
+    from sklearn.datasets import load_digits
+
+    images, targets = load_digits().images.astype(np.uint8), load_digits().target
+    label_of = {im.tobytes(): int(t) for im, t in zip(images, targets)}
+    for name in ("digits", "digits:binary"):
+        data = load_image_dataset(name, "quick", 3)
+        assert len(data.train_labels) == len(data.train) and len(data.test_labels) == len(data.test)
+    data = load_image_dataset("digits", "quick", 3)
+    for x, y in ((data.train, data.train_labels), (data.valid, data.valid_labels), (data.test, data.test_labels)):
+        assert [label_of[im[0].tobytes()] for im in x] == y.tolist()
+    dyn = load_image_dataset("digits:dynbinary", "smoke", 3)
+    assert len(dyn.train_labels) == len(dyn.train)
+
+
+@pytest.mark.skipif(not Path(FASHION_MNIST_DIR).is_dir(), reason="Fashion-MNIST not installed")
+def test_fashion_labels_are_read_and_aligned():
+    data = load_image_dataset("fashion-mnist", "smoke", 0)
+    assert set(np.unique(data.train_labels)) == set(range(10))
+    # trousers (1) are tall and narrow, bags (8) wide: their mean images differ in the side columns
+    side = data.train[:, 0, :, :4].reshape(len(data.train), -1).mean(axis=1)
+    assert side[data.train_labels == 8].mean() > 2 * side[data.train_labels == 1].mean()

@@ -135,6 +135,12 @@ def snapshot(out_dirs) -> dict:
                 entry["metric"], entry["value"], entry["alpha"] = "detection power", None, _number(row.get("alpha"))
                 entry["power"] = [{"rate": float(c["rate"]), "trials": int(c["trials"]),
                                    "detections": int(round(c["detection_rate"] * c["trials"]))} for c in row["power"]]
+            elif (not preds.empty and {"label", "pred"} <= set(preds)   # a classifier of a study (label efficiency)
+                  and preds["label"].notna().all() and preds["pred"].notna().all()):
+                entry["metric"], entry["value"] = "test accuracy", float((preds["pred"] == preds["label"]).mean())
+                entry["items"] = {"item": preds["item"].tolist(), "group": preds["group"].astype(str).tolist(),
+                                  "label": preds["label"].astype(int).tolist(),
+                                  "pred": preds["pred"].astype(int).tolist()}
             elif not preds.empty and "realistic" in preds:   # a sampler without a likelihood
                 entry["metric"], entry["value"] = "realistic samples", float(preds["realistic"].mean())
                 entry["items"] = {"item": preds["item"].tolist(), "group": preds["group"].astype(str).tolist(),
@@ -499,7 +505,8 @@ def compare(baseline: dict, current: dict, tol: Tolerances = Tolerances()) -> li
         now = _pooled([(k, current["rows"][k]) for k in keys])
         base = _pooled([(k, baseline["rows"][k]) for k in keys])
         name = f"{method} ({len(keys)} run{'s' if len(keys) > 1 else ''})"
-        gate = {"detection power": audit_verdict, "realistic samples": sampler_verdict}.get(
+        gate = {"detection power": audit_verdict, "realistic samples": sampler_verdict,
+                "test accuracy": video_verdict}.get(
             base.get("metric"), video_verdict if now["suite"] == "video" else density_verdict)
         verdicts.append(gate(name, now, base, tol))
     verdicts += [Verdict(key, "present", None, None, "", "new", "not in the baseline")

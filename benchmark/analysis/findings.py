@@ -104,7 +104,7 @@ def _pooled_effect(diff: pd.Series, groups: np.ndarray, n_boot: int, seed: int) 
     return stats.pooled_over_runs(replicates, estimates, n_boot, seed)
 
 
-def _one_sided_ps(replicates: np.ndarray, claim: Claim) -> tuple[float, float]:
+def one_sided_ps(replicates: np.ndarray, claim: Claim) -> tuple[float, float]:
     """(p for the claim, p against it): each a bootstrap p of the null on that side. "within" claims are
     two one-sided tests: for, d is inside (-t, t) (both outer nulls rejected); against, d is outside."""
     t = claim.threshold
@@ -159,7 +159,7 @@ def evaluate(claims, predictions: dict[str, pd.DataFrame], pair_classes: dict[st
         groups = groups_of.loc[common].astype(str).to_numpy()
         estimate, replicates = _pooled_effect(pd.Series(diff, index=common), groups, n_boot, seed)
         interval = stats.percentile_interval(estimate, replicates)
-        p_for, p_against = _one_sided_ps(replicates, claim)
+        p_for, p_against = one_sided_ps(replicates, claim)
         record.update({"effect [95% CI]": f"{100 * estimate:+.1f} [{100 * interval.low:+.1f}, "
                                           f"{100 * interval.high:+.1f}] points",
                        "n videos": f"{len(common)} ({len(set(groups))} actors)"})

@@ -6,7 +6,8 @@ reason). A gated row fails on a regression beyond noise against the baseline, an
 run is back at the floor, so all-wrong, constant or shuffled results fail even where the paired test
 lacks power:
 
-- video (hit@1 per video): floor = chance (1 / classes); paired bootstrap by group plus exact McNemar.
+- video (hit@1 per video), and the label-efficiency study's classifiers (accuracy per test image): floor =
+  chance (1 / classes); paired bootstrap by group plus exact McNemar.
 - density (NLL per test image): floor = the uniform model (dims x ln(levels) nats per image), which is
   itself gated as a known answer; also fails when the per-image NLLs no longer rank the images as the
   baseline's do (one-sided Spearman test), which is what a mix-up of images and likelihoods looks like.
@@ -63,7 +64,9 @@ def _lost(name: str, metric: str, base: dict, now: dict, what: str) -> Verdict:
 
 
 def video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
-    """Paired regression (interval below -margin and McNemar), or no longer above chance."""
+    """Paired regression (interval below -margin and McNemar), or no longer above chance. Also gates the
+    classifiers of the label-efficiency study (per test image instead of per video)."""
+    metric = base.get("metric") or "video_hit1"
     boot = dict(n_boot=tol.n_boot, seed=tol.seed)
     base_items = base.get("items")
     labels = base_items["label"] if base_items else (now.get("items") or {}).get("label", [])
@@ -73,15 +76,15 @@ def video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
         base_correct = np.equal(base_items["pred"], base_items["label"]).astype(float)
         base_ci = stats.mean_interval(base_correct, base_items["group"], **boot)
         if base_ci.low <= floor:
-            return Verdict(name, "video_hit1", base.get("value"), now.get("value"), "", "not gated",
+            return Verdict(name, metric, base.get("value"), now.get("value"), "", "not gated",
                            f"baseline not clearly above chance ({_pct(base_ci)}, chance {100 * chance:.0f}%, "
                            f"needs its lower bound above {100 * floor:.0f}%): a regression cannot be seen")
     elif base.get("value") is None or base["value"] <= floor:
-        return Verdict(name, "video_hit1", base.get("value"), now.get("value"), "", "not gated",
+        return Verdict(name, metric, base.get("value"), now.get("value"), "", "not gated",
                        "baseline has no per-video predictions and no value clearly above chance")
     items = now.get("items")
     if not items:
-        return _lost(name, "video_hit1", base, now, "per-video predictions")
+        return _lost(name, metric, base, now, "per-video predictions")
     now_correct = np.equal(items["pred"], items["label"]).astype(float)
     order = _aligned(items, base_items)
     if order is not None:
@@ -102,7 +105,7 @@ def video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
     at_chance = now_ci.low <= chance
     if at_chance:
         note = f"not above chance now ({_pct(now_ci)}, chance {100 * chance:.0f}%); " + note
-    return Verdict(name, "video_hit1", base_value, float(now_correct.mean()),
+    return Verdict(name, metric, base_value, float(now_correct.mean()),
                    f"diff {diff.estimate:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]",
                    "FAIL" if regressed or at_chance else "pass", note + f"; fails below -{tol.margin:g}")
 

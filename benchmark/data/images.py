@@ -32,6 +32,10 @@ class ImageData:
     levels: int
     name: str
     binarised: str | None    # None, "static-threshold" or "dynamic-bernoulli(resamples=R)"
+    # class labels (int64, one per image) where the source has them; the density models never read them
+    train_labels: np.ndarray | None = None
+    valid_labels: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
 
     @property
     def dims(self) -> int:
@@ -98,44 +102,58 @@ def read_idx(path: str | Path) -> np.ndarray:
     return data.reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def _find_idx(folder: Path, prefix: str) -> Path:
-    hits = sorted(p for p in folder.iterdir() if p.name.startswith(prefix) and "idx3" in p.name)
-    if not hits:
-        raise FileNotFoundError(f"no {prefix}*idx3-ubyte[.gz] file in {folder}")
-    return hits[0]
+def _find_idx(folder: Path, prefix: str, kind: str = "idx3") -> Path | None:
+    hits = sorted(p for p in folder.iterdir() if p.name.startswith(prefix) and kind in p.name)
+    return hits[0] if hits else None
 
 
-def read_idx_folder(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) uint8 (N, 1, H, W) images from an MNIST-layout folder (train-* and t10k-*)."""
+def read_idx_folder(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(train, test, train labels, test labels) from an MNIST-layout folder (train-* and t10k-*):
+    uint8 (N, 1, H, W) images; int64 labels, or None when the folder has no label files."""
     folder = Path(folder)
-    parts = []
-    for prefix in ("train-images", "t10k-images"):
-        images = read_idx(_find_idx(folder, prefix))
-        if images.dtype != np.uint8 or images.ndim != 3:
-            raise ValueError(f"{folder}/{prefix}: expected uint8 (N, H, W), got {images.dtype} {images.shape}")
-        parts.append(images[:, None])
-    return parts[0], parts[1]
+    images, labels = [], []
+    for part in ("train", "t10k"):
+        found = _find_idx(folder, f"{part}-images")
+        if found is None:
+            raise FileNotFoundError(f"no {part}-images*idx3-ubyte[.gz] file in {folder}")
+        x = read_idx(found)
+        if x.dtype != np.uint8 or x.ndim != 3:
+            raise ValueError(f"{found}: expected uint8 (N, H, W), got {x.dtype} {x.shape}")
+        images.append(x[:, None])
+        label_file = _find_idx(folder, f"{part}-labels", "idx1")
+        y = read_idx(label_file).astype(np.int64) if label_file else None
+        if y is not None and len(y) != len(x):
+            raise ValueError(f"{label_file}: {len(y)} labels for {len(x)} images")
+        labels.append(y)
+    if labels[0] is None or labels[1] is None:
+        labels = [None, None]
+    return images[0], images[1], labels[0], labels[1]
 
 
-def read_cifar10_folder(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) uint8 (N, 3, 32, 32) from a ``cifar-10-batches-py`` folder."""
+def read_cifar10_folder(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train, test, train labels, test labels): uint8 (N, 3, 32, 32) and int64, from a
+    ``cifar-10-batches-py`` folder."""
     folder = Path(folder)
 
-    def batch(name: str) -> np.ndarray:
+    def batch(name: str) -> tuple[np.ndarray, np.ndarray]:
         with open(folder / name, "rb") as handle:
             content = pickle.load(handle, encoding="bytes")
-        return np.asarray(content[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        return (np.asarray(content[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32),
+                np.asarray(content[b"labels"], dtype=np.int64))
 
     train_files = sorted(p.name for p in folder.glob("data_batch_*"))
     if not train_files or not (folder / "test_batch").exists():
         raise FileNotFoundError(f"{folder}: expected data_batch_1..5 and test_batch (CIFAR-10 python)")
-    return np.concatenate([batch(n) for n in train_files]), batch("test_batch")
+    train = [batch(n) for n in train_files]
+    test = batch("test_batch")
+    return np.concatenate([x for x, _ in train]), test[0], np.concatenate([y for _, y in train]), test[1]
 
 
-def _digits() -> np.ndarray:
+def _digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
-    return load_digits().images.astype(np.uint8)[:, None]  # (1797, 1, 8, 8), levels 0..16
+    digits = load_digits()   # images (1797, 1, 8, 8), levels 0..16; labels 0..9
+    return digits.images.astype(np.uint8)[:, None], digits.target.astype(np.int64)
 
 
 def _cap(x: np.ndarray, n: int | None) -> np.ndarray:
@@ -143,25 +161,28 @@ def _cap(x: np.ndarray, n: int | None) -> np.ndarray:
 
 
 def _split(source: ImageSource, path: str | None, profile: str, seed: int):
+    """(images, labels) per split, levels and sizes; labels are None where the source has none."""
     rng = np.random.default_rng(seed)
     if source.kind == "digits":
-        images, levels, sizes = _digits(), 17, settings_for(DIGITS_SIZES, profile)
+        images, labels = _digits()
+        sizes = settings_for(DIGITS_SIZES, profile)
         order = rng.permutation(len(images))
         n_test, n_valid = round(0.2 * len(images)), round(0.1 * len(images))
-        test = images[order[:n_test]]
-        valid = images[order[n_test:n_test + n_valid]]
-        train = images[order[n_test + n_valid:]]
-        return _cap(train, sizes.train), valid[:sizes.valid], _cap(test, sizes.test), levels, sizes
+        test, valid, train = order[:n_test], order[n_test:n_test + n_valid][:sizes.valid], order[n_test + n_valid:]
+        train, test = _cap(train, sizes.train), _cap(test, sizes.test)
+        return [(images[i], labels[i]) for i in (train, valid, test)], 17, sizes
     sizes = settings_for(FILE_SIZES, profile)
-    if source.kind == "idx":
-        train_all, test_all = read_idx_folder(path)
-    else:
-        train_all, test_all = read_cifar10_folder(path)
+    read = read_idx_folder if source.kind == "idx" else read_cifar10_folder
+    train_all, test_all, train_labels, test_labels = read(path)
     order = rng.permutation(len(train_all))
-    valid = train_all[order[:sizes.valid]]
-    train = train_all[order[sizes.valid:]]
-    test = test_all[rng.permutation(len(test_all))]
-    return _cap(train, sizes.train), valid, _cap(test, sizes.test), 256, sizes
+    valid, train = order[:sizes.valid], _cap(order[sizes.valid:], sizes.train)
+    test = _cap(rng.permutation(len(test_all)), sizes.test)
+
+    def pick(x, y, idx):
+        return x[idx], None if y is None else y[idx]
+
+    return [pick(train_all, train_labels, train), pick(train_all, train_labels, valid),
+            pick(test_all, test_labels, test)], 256, sizes
 
 
 def _parse(name_or_path: str) -> tuple[ImageSource, str | None, str]:
@@ -189,18 +210,20 @@ def load_image_dataset(name_or_path: str, profile: str, seed: int) -> ImageData:
     source, path, name = _parse(name_or_path)
     if source.kind != "digits" and not (path and Path(path).is_dir()):
         raise FileNotFoundError(f"image dataset {name_or_path!r}: folder {path} is absent")
-    train, valid, test, levels, sizes = _split(source, path, profile, seed)
+    parts, levels, sizes = _split(source, path, profile, seed)
+    (train, valid, test), labels = [x for x, _ in parts], [y for _, y in parts]
     if source.binarise is None:
-        return ImageData(train, valid, test, levels, name, None)
+        return ImageData(train, valid, test, levels, name, None, *labels)
     if source.binarise == "binary":
         cut = levels / 2  # level >= K/2 is "on": 9..16 for digits, 128..255 for 8-bit images
         return ImageData(*(np.ascontiguousarray(x >= cut).astype(np.uint8) for x in (train, valid, test)),
-                         2, f"{name}:binary", "static-threshold")
+                         2, f"{name}:binary", "static-threshold", *labels)
     rng = np.random.default_rng([seed, 1])
 
     def draw(x: np.ndarray) -> np.ndarray:
         return (rng.random(x.shape) < x / (levels - 1)).astype(np.uint8)
 
     train_draws = np.concatenate([draw(train) for _ in range(sizes.dyn_resamples)])
+    train_labels = None if labels[0] is None else np.tile(labels[0], sizes.dyn_resamples)
     return ImageData(train_draws, draw(valid), draw(test), 2, f"{name}:dynbinary",
-                     f"dynamic-bernoulli(resamples={sizes.dyn_resamples})")
+                     f"dynamic-bernoulli(resamples={sizes.dyn_resamples})", train_labels, *labels[1:])

@@ -82,7 +82,7 @@ def _latent_walks(model, data: ImageData, params: SuiteParams, seed: int, name: 
 
 def run_generative_job(spec: MethodSpec, ctx: MethodContext, data: ImageData, timer: PhaseTimer) -> JobOutcome:
     ctx = replace(ctx, profile=sized_profile(ctx.profile, data.dims))
-    if spec.modality == "audit":   # the planted-copy study measures the memorisation checks; it fits no model
+    if spec.modality in ("audit", "study"):   # planted copies, label efficiency: studies, not one model
         return spec.build(ctx).run(data, timer, ctx.artefact_dir)
     params = settings_for(SUITE, ctx.profile)
     dims = data.dims

@@ -186,7 +186,8 @@ def _header(suite: str, header: list[tuple[str, str]], shared: dict[str, str]) -
 
 def _findings(section) -> str:
     frame = section.findings
-    shown = frame[["claim", "verdict", "effect [95% CI]", "n videos", "p (Holm)"]]
+    shown = frame[[c for c in ("claim", "verdict", "effect [95% CI]", "n videos", "runs x test images", "p (Holm)")
+                   if c in frame]]
 
     def cell(column, text, row):
         if column == "claim":

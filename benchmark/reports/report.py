@@ -23,9 +23,10 @@ import pandas as pd
 from benchmark.analysis import stats
 from benchmark.analysis.check import collect, predictions
 from benchmark.audits import planted_copies
+from benchmark.studies import label_efficiency
 from benchmark.common.cache import atomic_write_bytes
 from benchmark.pipeline import protocol
-from benchmark.registry import AUDITS
+from benchmark.registry import AUDITS, STUDIES
 from benchmark.reports import html as report_html
 from benchmark.reports.figures import (ABLATION_CAPTION, ACCURACY_CAPTION, BITS_CAPTION, CONFUSION_CAPTION,
                                       FINDINGS_CAPTION, PER_CLASS_CAPTION, STABILITY_CAPTION, THROUGHPUT_CAPTION,
@@ -69,9 +70,10 @@ class Section:
 
 
 def split_rows(frame):
-    """(model rows, planted-copy audit rows) of a results frame."""
-    is_audit = frame["method"].astype(str).str.split("/").str[0].isin(AUDITS)
-    return frame[~is_audit], frame[is_audit]
+    """(model rows, planted-copy audit rows, study rows) of a results frame."""
+    base = frame["method"].astype(str).str.split("/").str[0]
+    is_audit, is_study = base.isin(AUDITS), base.isin(STUDIES)
+    return frame[~is_audit & ~is_study], frame[is_audit], frame[is_study]
 
 
 # --- published numbers ----------------------------------------------------------------------------
@@ -382,7 +384,7 @@ CONTEXT_NOTE = ("'context seen': the share of the earlier pixels (raster order) 
 
 
 def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
-    models, audits = split_rows(frame)
+    models, audits, studies = split_rows(frame)
     done = _in_registry_order(models[models["status"] == "done"], _registry_info("generative"))
     display, numeric, artefacts = [], [], {}
     for (dataset, method), rows in done.groupby(["dataset", "method"], sort=False):
@@ -422,7 +424,7 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
     anchors = published[published["metric"].isin(["nll_nats", "bits_per_dim"])]
     section.extra_tables["Published anchors († the papers' numbers on their data: binarised MNIST, CIFAR-10)"] = \
         anchors[["method", "dataset", "metric", "value", "source", "table", "checked", "note"]].reset_index(drop=True)
-    if section.numeric["bits_per_dim"].notna().any():
+    if "bits_per_dim" in section.numeric and section.numeric["bits_per_dim"].notna().any():
         section.add_figure("bits-per-dim", fig_bits_per_dim(section.numeric), BITS_CAPTION, "top")
     _add_stability(done, section)
     for name, path in artefacts.items():
@@ -432,6 +434,7 @@ def generative_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
     if "cost_context_seen" in done:
         section.notes.append(CONTEXT_NOTE)
     planted_copies.add_to_section(section, audits)
+    label_efficiency.add_to_section(section, studies, predictions)
     _failed_note(frame, section)
     return section
 
