@@ -67,6 +67,7 @@ def video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
     """Paired regression (interval below -margin and McNemar), or no longer above chance. Also gates the
     classifiers of the label-efficiency study (per test image instead of per video)."""
     metric = base.get("metric") or "video_hit1"
+    unit = "video" if metric == "video_hit1" else "test image"
     boot = dict(n_boot=tol.n_boot, seed=tol.seed)
     base_items = base.get("items")
     labels = base_items["label"] if base_items else (now.get("items") or {}).get("label", [])
@@ -81,10 +82,10 @@ def video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
                            f"needs its lower bound above {100 * floor:.0f}%): a regression cannot be seen")
     elif base.get("value") is None or base["value"] <= floor:
         return Verdict(name, metric, base.get("value"), now.get("value"), "", "not gated",
-                       "baseline has no per-video predictions and no value clearly above chance")
+                       f"baseline has no per-{unit} predictions and no value clearly above chance")
     items = now.get("items")
     if not items:
-        return _lost(name, metric, base, now, "per-video predictions")
+        return _lost(name, metric, base, now, f"per-{unit} predictions")
     now_correct = np.equal(items["pred"], items["label"]).astype(float)
     order = _aligned(items, base_items)
     if order is not None:
@@ -93,14 +94,14 @@ def video_verdict(name: str, now: dict, base: dict, tol: Tolerances) -> Verdict:
         diff = stats.paired_difference(now_correct, paired_base, items["group"], **boot)
         test = stats.mcnemar_exact(now_correct.astype(bool), paired_base.astype(bool), alternative="less")
         regressed = diff.high < -tol.margin and test.p_value < tol.alpha
-        note = (f"paired by video; McNemar exact one-sided p={test.p_value:.3g} "
+        note = (f"paired by {unit}; McNemar exact one-sided p={test.p_value:.3g} "
                 f"({test.now_only} now-only right, {test.base_only} baseline-only right)")
     else:
         base_value = float(base["value"])
         acc = stats.mean_interval(now_correct, items["group"], **boot)
         diff = stats.Interval(acc.estimate - base_value, acc.low - base_value, acc.high - base_value)
         regressed = diff.high < -tol.margin
-        note = "unpaired: baseline has no per-video predictions for these videos"
+        note = f"unpaired: baseline has no per-{unit} predictions for these items"
     now_ci = stats.mean_interval(now_correct, items["group"], **boot)
     at_chance = now_ci.low <= chance
     if at_chance:

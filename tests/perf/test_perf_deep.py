@@ -73,7 +73,7 @@ def test_train_step_speed(benchmark, name):
     reference = matmul_gflops()              # measured beside each model: the machine's load drifts
     benchmark.pedantic(step, rounds=5, warmup_rounds=1)
     reference = (reference + matmul_gflops()) / 2
-    seconds = benchmark.analysis.stats.stats.min      # least disturbed by the other processes on the machine
+    seconds = benchmark.stats.stats.min      # least disturbed by the other processes on the machine
     achieved = flops / seconds / 1e9
     benchmark.extra_info.update({
         "clips_per_s": batch / seconds, "train_step_gflop": flops / 1e9, "achieved_gflops": achieved,
