@@ -82,6 +82,10 @@ GENERATIVE_CHOSEN_ON: dict[str, dict[str, str]] = {
     "gan": {"smoke": "validation", "quick": _UNRECORDED},
     **{m: {"smoke": "validation", "quick": "validation"} for m in ("wgan-gp", "lsgan")},
     "planted-copies": {"smoke": _SIZED, "quick": _SIZED},
+    # benchmark/studies/label_efficiency.py: fine-tuning steps (digits) and pre-training epochs (Fashion-MNIST)
+    # on the validation images; the ci row was sized for CI time and only checked to sit above chance
+    "label-efficiency": {"smoke": _SIZED, "ci": "sized for CI time, then checked above chance on its own run",
+                         "quick": "validation"},
 }
 
 

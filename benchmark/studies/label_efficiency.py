@@ -270,6 +270,7 @@ def figure(accuracies: dict[str, pd.DataFrame]) -> bytes:
             err = 100 * np.stack([part["accuracy"] - part["low"], part["high"] - part["accuracy"]])
             ax.errorbar(x, y, yerr=err, color=colour, ls=style, marker="o", ms=4, capsize=3, label=classifier)
         ax.set_xscale("log")
+        ax.set_xticks([100 * f for f in FRACTIONS], [f"{100 * f:g}" for f in FRACTIONS])
         ax.set_title(dataset, fontsize=LABEL_SIZE)
         ax.set_xlabel("training labels used (%)", fontsize=LABEL_SIZE)
         ax.set_ylabel("test accuracy (%)", fontsize=LABEL_SIZE)
