@@ -1,0 +1,1 @@
+"""Studies that run in a suite beside its models (label efficiency: pre-training without labels, then few labels)."""
