@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4  # 4: drift at the slides' speed (was 0.4 of it: static for dense trajectories)
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,14 @@ def _trajectory(motion: str, n: int, rng: np.random.Generator, span: float,
     y = np.zeros(n)
     angle = np.full(n, pose * rng.uniform(0, 2 * math.pi))
     if motion == "drift":
+        # At the slides' speed: dense trajectories drop a track whose x and y both vary by less than sqrt(3) px
+        # (std over its L + 1 points) as static, which a straight track clears from 0.53 px/frame in any direction
+        # (L = 15). The former 0.4 of this speed (0.27 px/frame at the quick size) was static in every direction:
+        # a drifting object was tracked only where the camera's pan added to its motion, and a quick video whose
+        # small pan nearly followed its object had no trajectory at all. The flow also under-estimates the drift
+        # of a striped object moving along its stripes, hence the margin.
         direction = rng.uniform(0, 2 * math.pi)
-        x, y = 0.4 * speed * tc * math.cos(direction), 0.4 * speed * tc * math.sin(direction)
+        x, y = speed * tc * math.cos(direction), speed * tc * math.sin(direction)
     elif motion in ("left", "right"):
         x = (-1 if motion == "left" else 1) * speed * tc
     elif motion in ("cw", "ccw"):
@@ -145,8 +151,31 @@ def _trajectory(motion: str, n: int, rng: np.random.Generator, span: float,
     return np.stack([x, y], axis=1), angle
 
 
-def render_video(cls: ActionClass, group: int, clip: int, params: SyntheticParams) -> np.ndarray:
-    """(T, H, W, 3) uint8 RGB frames of one video; deterministic in (class, group, clip, params)."""
+@dataclass(frozen=True)
+class _Layout:
+    """What one video draws at random (``_layout`` draws it in a fixed order: reordering changes every video)."""
+
+    colour: np.ndarray          # RGB 0..1
+    radius: float
+    stripe_period: float
+    scene: np.ndarray           # the background canvas, ``margin`` px larger than the frame on every side
+    margin: int
+    pan: np.ndarray             # camera (x, y) px per frame
+    jitter: np.ndarray          # (T, 2) camera px
+    centre: np.ndarray          # the object's mean position in the scene
+    offsets: np.ndarray         # (T, 2) object motion relative to the scene
+    angles: np.ndarray          # (T,) object rotation
+
+    def camera(self, t: int) -> np.ndarray:
+        n = len(self.offsets)
+        return self.pan * (t - (n - 1) / 2) + self.jitter[t]
+
+    def object_centres(self) -> np.ndarray:
+        """(T, 2) the object's centre (x, y) in image pixels, frame by frame."""
+        return np.stack([self.centre + self.offsets[t] - self.camera(t) for t in range(len(self.offsets))])
+
+
+def _layout(cls: ActionClass, group: int, clip: int, params: SyntheticParams) -> _Layout:
     import cv2
 
     class_index = [c.name for c in CLASSES].index(cls.name)
@@ -168,20 +197,37 @@ def render_video(cls: ActionClass, group: int, clip: int, params: SyntheticParam
     scene = _scene(rng, size, margin, tint, params.clutter)
     centre = np.array([size / 2, size / 2]) + rng.uniform(-0.08, 0.08, size=2) * size
     offsets, angles = _trajectory(cls.motion, n, rng, span, params.pose)
+    return _Layout(colour, radius, stripe_period, scene, margin, pan, jitter, centre, offsets, angles)
+
+
+def object_track(cls: ActionClass, group: int, clip: int, params: SyntheticParams) -> tuple[np.ndarray, float]:
+    """((T, 2) centre (x, y) of the object in image pixels per frame, its radius in pixels) of one video: where
+    ``render_video`` draws it (for measurements: which trajectories lie on the object)."""
+    layout = _layout(cls, group, clip, params)
+    return layout.object_centres(), layout.radius
+
+
+def render_video(cls: ActionClass, group: int, clip: int, params: SyntheticParams) -> np.ndarray:
+    """(T, H, W, 3) uint8 RGB frames of one video; deterministic in (class, group, clip, params)."""
+    import cv2
+
+    size, n = params.size, params.n_frames
+    layout = _layout(cls, group, clip, params)
+    margin, radius = layout.margin, layout.radius
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     frames = np.empty((n, size, size, 3), np.uint8)
     for t in range(n):
-        camera = pan * (t - (n - 1) / 2) + jitter[t]
+        camera = layout.camera(t)
         shift = np.float32([[1, 0, -(margin + camera[0])], [0, 1, -(margin + camera[1])]])
-        background = cv2.warpAffine(scene, shift, (size, size), flags=cv2.INTER_LINEAR,
+        background = cv2.warpAffine(layout.scene, shift, (size, size), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_REFLECT)
-        cx, cy = centre + offsets[t] - camera
-        cos, sin = math.cos(angles[t]), math.sin(angles[t])
+        cx, cy = layout.centre + layout.offsets[t] - camera
+        cos, sin = math.cos(layout.angles[t]), math.sin(layout.angles[t])
         u = (xx - cx) * cos + (yy - cy) * sin
         v = -(xx - cx) * sin + (yy - cy) * cos
         coverage = _object_mask(cls.shape, u, v, radius)[..., None]
-        stripes = 0.75 + 0.25 * np.sign(np.sin(2 * math.pi * u / stripe_period))[..., None]
-        frame = background * (1 - coverage) + colour * stripes * coverage
+        stripes = 0.75 + 0.25 * np.sign(np.sin(2 * math.pi * u / layout.stripe_period))[..., None]
+        frame = background * (1 - coverage) + layout.colour * stripes * coverage
         frames[t] = np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8)
     return frames
 
