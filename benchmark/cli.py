@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmark.analysis.designs import DESIGNS, design_named
 from benchmark.common.errors import UsageError
 from benchmark.pipeline.config import DEFAULT_OUT, PROFILES, SUITES, RunConfig
 
@@ -17,6 +18,8 @@ DESCRIPTION = ("Benchmark classical computer vision against deep learning on the
                "`bench run` runs a suite, `bench results` / `bench report` show it, `bench check` gates CI.")
 if TYPE_CHECKING:  # pandas is imported where a table is printed: `bench --help` stays fast
     import pandas as pd
+
+    from benchmark.analysis.designs import RunDesign
 
 NOT_APPLICABLE = "–"   # a figure the row has no value for (clip hit@1 of a classical method, a failed job)
 
@@ -166,14 +169,38 @@ def next_commands(out: Path) -> str:
                      for i, (command, what) in enumerate(commands))
 
 
+def run_design(args: argparse.Namespace) -> RunDesign | None:
+    """The named design of `bench run --design NAME` (None without it). It fixes the profile, the splits and the
+    seeds: one of them given with another value is an error, and so is any other suite, dataset or evaluation
+    than the one its spreads were measured on (the video suite, the embedded dataset's test actors)."""
+    if args.design is None:
+        return None
+    design = design_named(args.design)
+    conflicts = [f"{option} {text}" for option, text, value, fixed in (
+        ("--profile", args.profile, args.profile, design.profile),
+        ("--split", args.split, args.split and _parse_splits(args.split), design.splits),
+        ("--seeds", args.seeds, args.seeds, design.seeds)) if text is not None and value != fixed]
+    conflicts += [option for option, given in (("--suite " + args.suite, args.suite != "video"),
+                                               (f"--dataset {args.dataset}", args.dataset is not None),
+                                               ("--validation", args.validation)) if given]
+    if conflicts:
+        raise UsageError(f"--design {design.name} runs the video suite on the embedded dataset, {design.profile} "
+                         f"profile, splits {','.join(map(str, design.splits))}, {design.seeds} seeds: drop "
+                         f"{', '.join(conflicts)}")
+    return design
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.pipeline import run as run_module
     from benchmark.common.provenance import resolve_device
     from benchmark.registry import methods_of
     from benchmark.pipeline.store import Store
 
+    design = run_design(args)
     suite = _choice(args.suite, SUITES, "suite")
-    profile = _choice(args.profile, tuple(PROFILES), "profile")
+    profile = _choice(design.profile if design else args.profile or "quick", tuple(PROFILES), "profile")
+    seeds = design.seeds if design else 1 if args.seeds is None else args.seeds
+    splits = design.splits if design else _parse_splits(args.split or "1")
     executor = _choice(args.executor, ("local", "dask"), "executor")
     methods = tuple(dict.fromkeys(m.strip() for m in (args.methods or "").split(",") if m.strip()))  # a,a -> a
     if suite == "all" and (methods or args.dataset):
@@ -182,7 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from benchmark.pipeline.plan import select_methods
 
         select_methods(methods_of(suite), methods)  # unknown names fail here, before any work
-    if args.seeds < 1:
+    if seeds < 1:
         raise UsageError("--seeds must be at least 1")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
@@ -198,10 +225,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("note: --split applies to the video suite; the generative suite has one fixed split",
               file=sys.stderr)
     config = RunConfig(
-        suite=suite, dataset=args.dataset, splits=_parse_splits(args.split or "1"), methods=methods, profile=profile,
-        seeds=args.seeds, out=Path(args.out), device=resolve_device(args.device), executor=executor,
+        suite=suite, dataset=args.dataset, splits=splits, methods=methods, profile=profile,
+        seeds=seeds, out=Path(args.out), device=resolve_device(args.device), executor=executor,
         workers=args.workers or os.cpu_count() or 1, scheduler=args.scheduler,
         allow_group_overlap=args.allow_group_overlap, validation=args.validation)
+    if design is not None:
+        from benchmark.analysis.designs import describe
+
+        print(describe(design, methods or tuple(methods_of("video"))), flush=True)
     if args.dry_run:
         run_module.dry_run(config)
         return 0
@@ -326,8 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a dataset name or PATH (default: synthetic-actions for video, digits for generative)")
     run.add_argument("--split", default=None, help="video suite: 1 | 2 | 3 | all (default: 1)")
     run.add_argument("--methods", default=None, help="comma-separated method names (default: all of the suite)")
-    run.add_argument("--profile", default="quick", help="smoke | quick | paper (default: quick)")
-    run.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per method (default: 1)")
+    run.add_argument("--profile", default=None, help="smoke | quick | paper (default: quick)")
+    run.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 per method (default: 1)")
+    run.add_argument("--design", default=None,
+                     help=f"a named video design ({' | '.join(DESIGNS)}): its profile, splits and seeds, sized on "
+                          "the committed measured spreads; prints its size, projected time and coverage first")
     run.add_argument("--out", default=str(DEFAULT_OUT), help=f"output directory (default: {DEFAULT_OUT})")
     run.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
     run.add_argument("--executor", default="local", help="local | dask (default: local)")

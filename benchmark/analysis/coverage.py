@@ -46,11 +46,12 @@ def simulate(design: Design, p: float = 0.5, actor_sd: float = 0.5, seed_sd: flo
         estimates, replicates = {}, {}
         for split in range(1, design.splits + 1):
             actors = rng.normal(0, actor_sd, design.test_actors)[groups]
-            resamples = stats.group_resamples(groups, n_boot, seed=split)   # shared by the seeds of a split
+            # shared by the seeds of a split; one (n_boot, videos) array: every actor has as many videos
+            resamples = np.stack(stats.group_resamples(groups, n_boot, seed=split))
             for seed in range(design.seeds):
                 right = (rng.random(len(groups)) < expit(logit(p) + actors + rng.normal(0, seed_sd))).astype(float)
                 estimates[(split, seed)] = float(right.mean())
-                replicates[(split, seed)] = np.array([right[idx].mean() for idx in resamples])
+                replicates[(split, seed)] = right[resamples].mean(axis=1)
         interval = stats.percentile_interval(*stats.pooled_over_runs(replicates, estimates, n_boot, seed=sim))
         covered += interval.low <= truth <= interval.high
         widths.append((interval.high - interval.low) / 2)

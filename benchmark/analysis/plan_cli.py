@@ -1,5 +1,5 @@
 """The ``plan`` subcommand: design tools that size a run from a stored one (wiring only; the work and the
-options are in coverage.py and sizing.py, whose own ``python -m`` entry points take the same options).
+options are in coverage.py, sizing.py and designs.py, whose own ``python -m`` entry points take the same options).
 
 Not to be confused with ``benchmark.pipeline.plan``, the job list of one ``bench run``.
 """
@@ -14,6 +14,9 @@ TOOLS = {
                  "simulated coverage and half-width of each row's 95% interval on run designs (SxRxA)"),
     "sizing": ("benchmark.analysis.sizing",
                "seeds per split each row needs for a target interval half-width, and what that costs"),
+    "spreads": ("benchmark.analysis.designs",
+                "write each row's seed and actor spreads and the minutes per (split, seed) where `bench run "
+                "--design` reads them"),
 }
 
 
@@ -47,8 +50,9 @@ def register_plan_command(subparsers) -> None:
     plan = subparsers.add_parser(
         "plan", help="design a run from a stored one: interval coverage per design, seeds a target width needs",
         description="Measure each row's seed and actor spreads in a stored run with two or more seeds of some "
-                    "split, and simulate the report's 95% intervals on other run designs.")
-    tools = plan.add_subparsers(dest="plan_command", required=True, metavar="{coverage,sizing}",
+                    "split, simulate the report's 95% intervals on other run designs, and write the spreads "
+                    "`bench run --design` is sized on.")
+    tools = plan.add_subparsers(dest="plan_command", required=True, metavar="{" + ",".join(TOOLS) + "}",
                                 parser_class=_ToolParser)
     for name, (module, help_line) in TOOLS.items():
         tool = tools.add_parser(name, help=help_line.replace("%", "%%"), description=help_line, module=module)

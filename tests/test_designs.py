@@ -1,0 +1,183 @@
+"""Named run designs (``benchmark.analysis.designs``, ``bench run --design``, ``bench plan spreads``): the
+confirmation design meets its target on the committed spreads, the check tells a design too small from one
+large enough, and ``bench run --design`` runs (and resumes) as the same plain ``bench run`` would."""
+from __future__ import annotations
+
+import pytest
+from test_cli import bench
+
+from benchmark.analysis import designs
+from benchmark.analysis.coverage import Components, Design, run_components, simulate_row
+from benchmark.analysis.designs import (DESIGNS, Measurement, MissingSpreads, RunDesign, check_design,
+                                        projected_minutes, read_spreads, spreads_for, write_spreads)
+from benchmark.analysis.sizing import minutes_per_run
+from benchmark.pipeline import run as run_module
+from benchmark.pipeline.config import PROFILES
+from benchmark.registry import methods_of
+
+CONFIRM = DESIGNS["confirm"]
+WIDE = Components(p=0.6, seed_sd=0.10, actor_sd=0.03, videos_per_actor=20)   # seeds spread by 10 points
+
+
+def _measurement(profile: str = "quick", dataset: str = "synthetic-actions") -> Measurement:
+    return Measurement(profile, dataset, (1, 2, 3), 3, first_minutes=10.0, later_minutes=4.0,
+                       machine="host (Linux x86_64, 2 cores)", commit="abc1234")
+
+
+def test_the_confirmation_design_meets_the_target_on_the_committed_spreads():
+    """Every measured row's 95% interval within +-6 points at >= 93% coverage (200 simulated runs a row)."""
+    try:
+        components, _ = spreads_for(CONFIRM)
+    except MissingSpreads as exc:
+        pytest.skip(f"the measured spreads are not committed yet: {exc}")
+    failing = {row: check for row, check in check_design(CONFIRM, components, n_sims=200).items() if not check.ok}
+    assert not failing, failing
+
+
+def test_too_few_seeds_fail_the_check_and_enough_pass():
+    too_few = RunDesign("too-few", "quick", (1, 2, 3), 2, "")
+    enough = RunDesign("enough", "quick", (1, 2, 3), 12, "")
+    [few] = check_design(too_few, {"wide": WIDE}, n_sims=100).values()
+    [many] = check_design(enough, {"wide": WIDE}, n_sims=100).values()
+    assert not few.ok and few.half_width > 0.06, few
+    assert many.ok and many.coverage >= 0.93 and many.half_width <= 0.06, many
+
+
+def test_a_narrow_interval_that_undercovers_fails_the_check():
+    """One seed per split cannot carry a 6-point seed spread: the interval is narrow enough but misses."""
+    steady_test_set = Components(p=0.9, seed_sd=0.06, actor_sd=0.0, videos_per_actor=20)
+    [check] = check_design(RunDesign("one-seed", "quick", (1, 2, 3), 1, ""), {"r": steady_test_set},
+                           n_sims=100).values()
+    assert check.half_width <= 0.06 and check.coverage < 0.93 and not check.ok, check
+
+
+def test_the_check_simulates_the_profiles_test_actors():
+    design = RunDesign("d", "paper", (1, 2), 3, "")
+    [check] = check_design(design, {"wide": WIDE}, n_sims=20).values()
+    actors = PROFILES["paper"].synthetic.test_groups_per_split   # 7: not the 4 of the smaller profiles
+    assert (check.coverage, check.half_width) == simulate_row(WIDE, Design(2, 3, actors, 20), 20)
+
+
+def test_projected_minutes_count_the_first_unit_once():
+    assert projected_minutes(RunDesign("d", "quick", (1, 2, 3), 5, ""), _measurement()) == 10.0 + 14 * 4.0
+
+
+def test_spreads_are_read_back_as_written(tmp_path):
+    rows = {"c3d": Components(0.4125, 0.112, 0.0531, 20), "two-stream/spatial": Components(0.5, 0.054, 0.0, 20)}
+    write_spreads(tmp_path / "quick-spreads.csv", rows, _measurement())
+    assert (tmp_path / "quick-spreads.csv").read_text().splitlines()[0] == "row,p,seed_sd,actor_sd,videos_per_actor"
+    assert read_spreads(tmp_path / "quick-spreads.csv") == (rows, _measurement())
+
+
+def test_missing_or_mismatched_spreads_are_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(designs, "MEASUREMENTS", tmp_path)
+    with pytest.raises(MissingSpreads,
+                       match=r"no measured spreads .*`bench run --split all --seeds 3.*`bench plan spreads"):
+        spreads_for(CONFIRM)
+    write_spreads(tmp_path / f"{CONFIRM.profile}-spreads.csv", {"c3d": WIDE}, _measurement(dataset="ucf101"))
+    with pytest.raises(ValueError, match="measured on ucf101"):
+        spreads_for(CONFIRM)
+
+
+def test_plan_spreads_writes_what_the_run_measured(two_seed_smoke_run, tmp_path):
+    to = tmp_path / "smoke-spreads.csv"
+    code, stdout, stderr = bench("plan", "spreads", "--out", str(two_seed_smoke_run), "--to", str(to))
+    assert code == 0, stderr
+    components, measured = read_spreads(to)
+    [(row, c)] = run_components(str(two_seed_smoke_run)).items()
+    assert components == {row: Components(*(round(v, 4) for v in (c.p, c.seed_sd, c.actor_sd)), c.videos_per_actor)}
+    assert (measured.profile, measured.dataset, measured.splits, measured.seeds) == \
+        ("smoke", "synthetic-actions", (1, 2, 3), 2)
+    first, later = minutes_per_run(str(two_seed_smoke_run))
+    assert (measured.first_minutes, measured.later_minutes) == (round(first, 2), round(later, 2)) and measured.commit
+    assert f"{to}: 1 rows of synthetic-actions, smoke profile" in stdout
+
+
+# --- bench run --design ---------------------------------------------------------------------------------
+@pytest.fixture
+def spreads(tmp_path, monkeypatch):
+    """Committed-looking spreads of two rows, in a scratch measurements folder."""
+    monkeypatch.setattr(designs, "MEASUREMENTS", tmp_path / "measurements")
+    rows = {"c3d": WIDE, "feature-histograms": Components(0.3, 0.01, 0.02, 20)}
+    write_spreads(tmp_path / "measurements" / f"{CONFIRM.profile}-spreads.csv", rows, _measurement())
+    return rows
+
+
+@pytest.fixture
+def configs(monkeypatch):
+    """The RunConfig each `bench run` would run or dry-run, instead of running it."""
+    seen = []
+
+    def fake_run(config, argv):
+        seen.append(config)
+        raise SystemExit(0)
+    monkeypatch.setattr(run_module, "run", fake_run)
+    monkeypatch.setattr(run_module, "dry_run", lambda config: seen.append(config))
+    return seen
+
+
+def test_an_unknown_design_lists_the_valid_ones(tmp_path):
+    code, stdout, stderr = bench("run", "--design", "nope", "--out", str(tmp_path))
+    assert code == 2 and stdout == ""
+    assert stderr == f"bench: error: unknown design 'nope'; valid: {', '.join(DESIGNS)}\n"
+
+
+@pytest.mark.parametrize("option", [["--seeds", "2"], ["--profile", "smoke"], ["--split", "1"],
+                                    ["--suite", "generative"], ["--dataset", "ucf101"], ["--validation"]])
+def test_an_option_the_design_fixes_otherwise_is_an_error(tmp_path, configs, option):
+    code, stdout, stderr = bench("run", "--design", "confirm", *option, "--out", str(tmp_path))
+    assert code == 2 and stdout == "" and not configs
+    assert stderr.startswith("bench: error: --design confirm runs") and f"drop {' '.join(option)}" in stderr
+    assert stderr.count("\n") == 1
+
+
+def test_dry_run_prints_the_design_its_time_and_coverage(tmp_path, spreads, configs):
+    code, stdout, stderr = bench("run", "--design", "confirm", "--dry-run", "--out", str(tmp_path / "run"))
+    assert code == 0, stderr
+    n_methods = len(methods_of("video"))
+    assert f"splits 1,2,3 x {CONFIRM.seeds} seeds = {CONFIRM.runs} (split, seed) runs x {n_methods} methods = " \
+           f"{CONFIRM.runs * n_methods} jobs" in stdout
+    assert f"about {10 + 4 * (CONFIRM.runs - 1)} min" in stdout
+    rows = [line.split(" | ")[0] for line in stdout.splitlines() if " | " in line]
+    assert rows == ["row", "c3d", "feature-histograms"]
+    assert "not in the measurement (no projection): dt-bow-svm," in stdout
+    [config] = configs
+    assert (config.profile, config.splits, config.seeds) == (CONFIRM.profile, CONFIRM.splits, CONFIRM.seeds)
+    assert not (tmp_path / "run").exists()
+
+
+def test_without_spreads_the_design_says_so_and_still_runs(tmp_path, monkeypatch, configs):
+    monkeypatch.setattr(designs, "MEASUREMENTS", tmp_path / "none")
+    code, stdout, stderr = bench("run", "--design", "confirm", "--dry-run", "--out", str(tmp_path / "run"))
+    assert code == 0, stderr
+    assert "projected time and coverage: none, no measured spreads at" in stdout and len(configs) == 1
+
+
+def test_the_design_runs_as_the_plain_command_would(tmp_path, monkeypatch, configs):
+    monkeypatch.setattr(designs, "MEASUREMENTS", tmp_path / "none")
+    out = str(tmp_path / "run")
+    for argv in (["--design", "confirm"], ["--design", "confirm", "--profile", CONFIRM.profile, "--split", "all"],
+                 ["--profile", CONFIRM.profile, "--split", "all", "--seeds", str(CONFIRM.seeds)]):
+        with pytest.raises(SystemExit):
+            bench("run", *argv, "--out", out)
+    assert configs[0] == configs[1] == configs[2]
+
+
+def test_without_a_design_the_defaults_stand(tmp_path, configs):
+    with pytest.raises(SystemExit):
+        bench("run", "--out", str(tmp_path))
+    assert (configs[0].profile, configs[0].splits, configs[0].seeds) == ("quick", (1,), 1)
+
+
+def test_a_design_run_resumes_a_plain_one(tmp_path, monkeypatch):
+    """The design's jobs are the plain command's: the seed a plain run did is skipped, then every job is."""
+    monkeypatch.setitem(DESIGNS, "tiny", RunDesign("tiny", "smoke", (1,), 2, "two seeds of split 1"))
+    monkeypatch.setattr(designs, "MEASUREMENTS", tmp_path / "none")
+    out = str(tmp_path / "run")
+    common = ("--methods", "feature-histograms", "--out", out, "--workers", "1", "--device", "cpu")
+    assert bench("run", "--profile", "smoke", *common)[0] == 0
+    code, stdout, stderr = bench("run", "--design", "tiny", *common)
+    assert code == 0 and "1 of 2 jobs already done" in stdout + stderr
+    assert "design tiny: two seeds of split 1" in stdout and "2 (split, seed) runs x 1 methods = 2 jobs" in stdout
+    code, stdout, stderr = bench("run", "--design", "tiny", *common)
+    assert code == 0 and "2 of 2 jobs already done" in stdout + stderr
