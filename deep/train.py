@@ -90,6 +90,7 @@ class TrainConfig:
     colour_augment: bool = True       # random channel permutation / grey + gains on RGB clips
     preload: bool = True              # keep every video's frames in memory (small profiles)
     loader_workers: int | None = None  # loader processes (None: default_loader_workers; 0: a helper thread)
+    ema_decay: float | None = None    # evaluate an exponential moving average of the weights (and BN statistics)
 
 
 # ----------------------------------------------------------------------------- clips
@@ -334,6 +335,18 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+def weight_average(model: nn.Module, cfg: TrainConfig) -> torch.optim.swa_utils.AveragedModel | None:
+    """The running exponential average of ``model``'s weights and buffers (BN statistics), or None.
+
+    The average of step s is a function of the weights of steps <= s, so it is checkpointed with them and a
+    resumed run ends with the same average as an uninterrupted one."""
+    if cfg.ema_decay is None:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+
+
 # ----------------------------------------------------------------------------- checkpoints
 
 
@@ -482,6 +495,7 @@ def train_model(
     The checkpoint is removed once training completes unless ``keep_checkpoint``.
     """
     optimizer = make_optimizer(model, cfg)
+    average = weight_average(model, cfg)
     use_scaler = device.startswith("cuda") and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     losses: list[float] = []
@@ -492,11 +506,16 @@ def train_model(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
+        if average is not None:
+            average.load_state_dict(state["average"])
         losses, start = list(state["losses"]), int(state["step"])
 
     def save(step: int) -> None:
-        _atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                            "scaler": scaler.state_dict(), "losses": losses, "step": step}, ckpt)
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scaler": scaler.state_dict(), "losses": losses, "step": step}
+        if average is not None:
+            state["average"] = average.state_dict()
+        _atomic_torch_save(state, ckpt)
 
     model.train()
     waited = first_batch = 0.0
@@ -514,12 +533,16 @@ def train_model(
                 waited += time.perf_counter() - wait_start
             value = _train_step(model, optimizer, scaler, clips, labels, cfg, step, seed, device)
             losses.append(value)
+            if average is not None:
+                average.update_parameters(model)
             if ckpt is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
                 save(step + 1)
             if on_step is not None:
                 on_step(step, value)
     finally:
         batches.close()
+    if average is not None:   # the network evaluated from here on is the average
+        model.load_state_dict(average.module.state_dict())
     if ckpt is not None and not keep_checkpoint:
         ckpt.unlink(missing_ok=True)
     return TrainResult(losses=losses, resumed_from_step=start, clips_seen=(cfg.steps - start) * cfg.batch_size,

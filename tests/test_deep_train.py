@@ -1,6 +1,8 @@
 """The training loop: a NaN loss fails clearly; a killed run resumes to the uninterrupted result."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -36,26 +38,49 @@ class Killed(Exception):
     pass
 
 
-def test_checkpoint_resume_equals_uninterrupted_run(source, tmp_path):
+@pytest.mark.parametrize("config", [CONFIG, dataclasses.replace(CONFIG, ema_decay=0.5)], ids=["plain", "ema"])
+def test_checkpoint_resume_equals_uninterrupted_run(source, tmp_path, config):
     reference = fresh_model()
-    expected = train_model(reference, source, CONFIG, seed=0)
+    expected = train_model(reference, source, config, seed=0)
 
     def kill_after_step_4(step: int, loss: float) -> None:
         if step == 4:                       # 5 steps done, last checkpoint after step 4
             raise Killed
 
     with pytest.raises(Killed):
-        train_model(fresh_model(), source, CONFIG, seed=0, checkpoint_dir=tmp_path, on_step=kill_after_step_4)
-    ckpt = checkpoint_path(tmp_path, fresh_model(), source, CONFIG, seed=0)
+        train_model(fresh_model(), source, config, seed=0, checkpoint_dir=tmp_path, on_step=kill_after_step_4)
+    ckpt = checkpoint_path(tmp_path, fresh_model(), source, config, seed=0)
     assert ckpt.exists()
 
     resumed_model = fresh_model()
-    resumed = train_model(resumed_model, source, CONFIG, seed=0, checkpoint_dir=tmp_path)
+    resumed = train_model(resumed_model, source, config, seed=0, checkpoint_dir=tmp_path)
     assert resumed.resumed_from_step == 4
     assert resumed.losses == expected.losses
     for (name, a), b in zip(reference.state_dict().items(), resumed_model.state_dict().values()):
         assert torch.equal(a, b), name
     assert not ckpt.exists()                # removed once training completed
+
+
+def test_weight_average_is_the_exponential_average_of_every_step(source):
+    """With ``ema_decay`` the trained model holds avg_s = d * avg_(s-1) + (1 - d) * weights_s (avg_1 = weights_1),
+    parameters and BN statistics alike; without it, the last step's weights."""
+    decay = 0.5
+    snapshots: list[dict[str, torch.Tensor]] = []
+    raw = fresh_model()
+    train_model(raw, source, CONFIG, seed=0,
+                on_step=lambda step, loss: snapshots.append({k: v.clone() for k, v in raw.state_dict().items()}))
+    averaged = fresh_model()
+    train_model(averaged, source, dataclasses.replace(CONFIG, ema_decay=decay), seed=0)
+    expected = snapshots[0]
+    for weights in snapshots[1:]:
+        expected = {k: decay * expected[k] + (1 - decay) * v if v.is_floating_point() else v
+                    for k, v in weights.items()}
+    floats = [k for k, v in expected.items() if v.is_floating_point()]
+    assert any("running_mean" in k for k in floats)
+    for k in floats:
+        torch.testing.assert_close(averaged.state_dict()[k], expected[k], msg=k)
+        assert torch.equal(raw.state_dict()[k], snapshots[-1][k]), k
+    assert any(not torch.allclose(averaged.state_dict()[k], snapshots[-1][k]) for k in floats)
 
 
 def test_different_seed_changes_training(source):

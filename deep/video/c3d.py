@@ -84,7 +84,9 @@ PROFILES: dict[str, C3DConfig] = {
     # at the other quick rows: the higher mean validation hit@1 over every row the setting produces wins, a tie goes
     # to the cheaper setting): 600 steps 50.0% [40.0, 60.0] (splits 1/2/3: 58.3/50.0/41.7) against 300 steps, the
     # earlier setting, 40.0% [31.1, 49.5] (43.3/41.7/35.0): 600 steps, higher on every split, at twice the training
-    # cost.
+    # cost. Tried for the seed spread (issue 22; split 1's validation actors, seeds 0/1/2, `TrainConfig.ema_decay`):
+    # as above 55.0/40.0/35.0 (mean 43.3, sd 10.4); an exponential weight average at decay 0.99 51.7/40.0/38.3
+    # (mean 43.3, sd 7.3). Same mean; three seeds cannot tell the spreads apart, so the row stays as it is.
     "quick": C3DConfig(
         widths=(4, 8, 16, 16, 32, 32, 32, 32), fc=64, batch_norm=True, dropout=0.0,
         clip=ClipSpec(frames=16, size=28, short_side=32),
