@@ -11,7 +11,7 @@ import pytest
 from benchmark.cli import main
 from benchmark.pipeline.outcome import JobOutcome, RowResult
 from benchmark.pipeline.store import Store
-from benchmark.reports.report import load_published, paper_text, write_reports
+from benchmark.reports.report import ONE_SEED_NOTE, load_published, paper_text, write_reports
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +243,9 @@ def test_runs_from_several_directories_and_seeds_are_pooled(tmp_path):
     assert row["runs"] == 2
     assert row["video_hit1"] == pytest.approx(0.6)
     assert row["video_hit1_low"] < 0.6 < row["video_hit1_high"]
+    assert ONE_SEED_NOTE not in (tmp_path / "reports" / "video.md").read_text()   # two seeds of split 1
+    write_reports([tmp_path / "run0"], tmp_path / "one-seed")
+    assert ONE_SEED_NOTE in (tmp_path / "one-seed" / "video.md").read_text()
 
 
 def test_report_goes_beside_the_results_by_default_and_empty_cells_are_blank(tmp_path, monkeypatch):

@@ -287,6 +287,8 @@ def video_section(frame: pd.DataFrame, published: pd.DataFrame) -> Section:
         section.display.insert(0, "dataset", numeric_frame["dataset"])
     section.notes += [f"({i + 1}) FLOPs convention: {c}" for i, c in enumerate(conventions)]
     section.notes += unscorable_notes
+    if len(done) and done.groupby(["dataset", "method", "split"])["seed"].nunique().max() == 1:
+        section.notes.append(ONE_SEED_NOTE)
     pairs = [c for c in done.columns if c.startswith("pair_acc_")]
     if pairs:
         table = (100 * done.groupby("method", sort=False)[pairs].mean()).round(1).reset_index()
@@ -568,6 +570,9 @@ INTRO = {
              "machine above and noisy on shared machines.",
     "generative": "NLL in nats per image with a 95% bootstrap interval over test images; bits/dim = nats / (D ln 2).",
 }
+ONE_SEED_NOTE = ("One training seed per split: the intervals above leave out how far a row moves between training "
+                 "seeds (the seed variance of a trained model). `bench run --design confirm` runs "
+                 "enough seeds to include it; `bench plan coverage --out DIR` measures it on a run with two or more.")
 PAPER_NOTE = ("† Numbers in the 'paper' column are the published figures of the method this row re-implements, "
               "on the paper's data (Sports-1M, UCF101, KTH, binarised MNIST, CIFAR-10, ...) and hardware: "
               "they are not our results and not comparable number-for-number.")
