@@ -216,12 +216,13 @@ def render_video(cls: ActionClass, group: int, clip: int, params: SyntheticParam
     margin, radius = layout.margin, layout.radius
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     frames = np.empty((n, size, size, 3), np.uint8)
+    centres = layout.object_centres()
     for t in range(n):
         camera = layout.camera(t)
         shift = np.float32([[1, 0, -(margin + camera[0])], [0, 1, -(margin + camera[1])]])
         background = cv2.warpAffine(layout.scene, shift, (size, size), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_REFLECT)
-        cx, cy = layout.centre + layout.offsets[t] - camera
+        cx, cy = centres[t]
         cos, sin = math.cos(layout.angles[t]), math.sin(layout.angles[t])
         u = (xx - cx) * cos + (yy - cy) * sin
         v = -(xx - cx) * sin + (yy - cy) * cos
