@@ -63,6 +63,7 @@ from benchmark.pipeline import decoding
 FORMAT = "cvbench-baseline/1"
 PHASES = ("extract_s", "train_s", "infer_s", "infer_train_s", "infer_bounds_s", "sample_s", "nncheck_s")
 REFERENCE_KEYS = ("reference_before_s", "reference_after_s")
+TRAINING_REFERENCE_KEYS = ("training_reference_before_s", "training_reference_after_s")
 
 
 # --- snapshots: what a run is, in the baseline's format ----------------------------------------------
@@ -115,10 +116,12 @@ def _reference_samples(row) -> list[float]:
 def snapshot(out_dirs) -> dict:
     """Everything the gate compares, from the stores alone (this is also the baseline file's content)."""
     frame = collect(out_dirs)
-    rows, jobs, spread, workers, sampled = {}, {}, {}, {}, set()
+    rows, jobs, spread, training, workers, sampled = {}, {}, {}, {}, {}, set()
     for out_dir, part in frame.groupby("out_dir"):
-        spread[out_dir] = stats.robust_log_spread(
-            [s for _, r in part.drop_duplicates("job_key").iterrows() for s in _reference_samples(r)])
+        unique = part.drop_duplicates("job_key")
+        spread[out_dir] = stats.robust_log_spread([s for _, r in unique.iterrows() for s in _reference_samples(r)])
+        training[out_dir] = stats.robust_log_spread(
+            [s for _, r in unique.iterrows() for s in (_number(r.get(k)) for k in TRAINING_REFERENCE_KEYS) if s])
         workers[out_dir] = _run_workers(out_dir)
     for _, row in frame.iterrows():
         entry = {"suite": row["suite"], "method": row["method"], "status": row["status"],
@@ -160,7 +163,7 @@ def snapshot(out_dirs) -> dict:
         if row["status"] == "done" and job_id not in jobs:
             jobs[job_id] = {**_speed_entry(row, base_method, spread[row["out_dir"]]),
                             "workers": workers[row["out_dir"]], "samples": {}, "cpu_samples": {},
-                            "host_references": {},
+                            "host_references": {}, "host_training_references": {},
                             **{f: row.get(f) for f in decoding.COMPARED if isinstance(row.get(f), str)}}
         if row["status"] == "done" and (row["out_dir"], row["job_key"]) not in sampled:
             sampled.add((row["out_dir"], row["job_key"]))   # one sample per job and run directory (repeat)
@@ -169,8 +172,9 @@ def snapshot(out_dirs) -> dict:
                 if wall is not None and cpu is not None:
                     jobs[job_id]["samples"].setdefault(phase, []).append(wall)
                     jobs[job_id]["cpu_samples"].setdefault(phase, []).append(cpu)
-                    jobs[job_id]["host_references"].setdefault(phase, []).append(
-                        math.exp(spread[row["out_dir"]][0]) if spread[row["out_dir"]] else None)
+                    for kind, centres in (("host_references", spread), ("host_training_references", training)):
+                        jobs[job_id][kind].setdefault(phase, []).append(
+                            math.exp(centres[row["out_dir"]][0]) if centres[row["out_dir"]] else None)
     first = frame.iloc[0]
     commits = sorted(frame["commit"].dropna().astype(str).unique()) if "commit" in frame else []
     return {"format": FORMAT, "created": utc_now(), "commit": first.get("commit"), "commits": commits,
@@ -221,14 +225,14 @@ class _Pending:
 
 
 def _rank_verdicts(name: str, now: dict, base: dict, tol: Tolerances, busy: float | None,
-                   reference: float | None) -> list[Verdict]:
+                   references: dict[str, float]) -> list[Verdict]:
     """With repeats (one run directory per repeat, >= ``min_samples`` a side): per phase, CPU time and
     wall time, each failing only when the one-sided Mann-Whitney U test (now slower) rejects at
     ``rank_alpha`` AND the ratio of medians exceeds 1 + tolerance. Wall time is not gated when the run
     was busy (``busy``: how much more wall time per CPU second its phases took than the baseline's):
     other processes then slow the wall clock, while CPU time still measures the method's work.
-    Each sample is first divided by its repeat's host slow-down (``benchmark.analysis.host_speed``; ``reference``
-    is the baseline's reference time)."""
+    Each sample is first divided by its repeat's host slow-down (``benchmark.analysis.host_speed``;
+    ``references``: the baseline's reference times by kind)."""
     out = []
     for phase, base_cpu in sorted(base.get("cpu_samples", {}).items()):
         now_cpu, now_wall = now.get("cpu_samples", {}).get(phase), now.get("samples", {}).get(phase)
@@ -238,11 +242,11 @@ def _rank_verdicts(name: str, now: dict, base: dict, tol: Tolerances, busy: floa
             out.append(Verdict(name, f"{label} CPU time", float(np.median(base_cpu)), None, "", "not gated",
                                "phase not timed in this run"))
             continue
-        f_now, f_base = host_speed.slowdowns(now, phase, reference), host_speed.slowdowns(base, phase, reference)
+        f_now, f_base = host_speed.slowdowns(now, phase, references), host_speed.slowdowns(base, phase, references)
         if f_now is None or f_base is None:   # either side unknown: both compare as measured
             host, f_now, f_base = "; host speed unknown, times as measured", np.ones(len(now_cpu)), np.ones(len(base_cpu))
         else:
-            host = (f"; times divided by the host's slow-down by the reference workload, median "
+            host = (f"; times divided by the host's slow-down by the reference workloads, median "
                     f"x{np.median(f_now):.2f} now, x{np.median(f_base):.2f} in the baseline")
         for kind, b_raw, n_raw in (("CPU time", base_cpu, now_cpu), ("wall time", base_wall, now_wall)):
             n_adj, b_adj = np.asarray(n_raw) / f_now, np.asarray(b_raw) / f_base
@@ -512,12 +516,12 @@ def compare(baseline: dict, current: dict, tol: Tolerances = Tolerances()) -> li
     verdicts += [Verdict(key, "present", None, None, "", "new", "not in the baseline")
                  for key in current["rows"] if key not in baseline["rows"]]
     busy = _busy_factor(baseline, current, tol)
-    reference = host_speed.baseline_reference(baseline)
+    references = host_speed.baseline_references(baseline)
     for key, base in baseline.get("jobs", {}).items():
         if key in current.get("jobs", {}):
             now = current["jobs"][key]
             if _repeated(base, tol) and _repeated(now, tol):
-                verdicts += _rank_verdicts(key, now, base, tol, busy, reference)
+                verdicts += _rank_verdicts(key, now, base, tol, busy, references)
             else:   # single timings: the reference-workload model below (cannot tell load from slowness)
                 verdicts += _speed_verdicts(key, now, base, tol)
     return _settle_speed(verdicts, tol)

@@ -1,0 +1,40 @@
+"""The reference workloads the speed gate divides by: they must not change a job's results, and the training
+one must see a shared core that the single-threaded one cannot."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from benchmark.pipeline import reference_workload
+
+
+def test_the_parallel_reference_leaves_the_jobs_random_stream_alone(monkeypatch):
+    monkeypatch.setattr(reference_workload, "_NET", None)   # built here, as at a worker's first job
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    assert reference_workload.training_reference_seconds(steps=2, warmup=1) > 0
+    assert torch.equal(torch.rand(4), expected)
+
+
+def test_both_references_are_positive_seconds():
+    assert 0 < reference_workload.reference_seconds(repeats=3) < 5
+    assert 0 < reference_workload.training_reference_seconds(steps=3, warmup=1) < 5
+
+
+@pytest.mark.perf
+def test_a_busy_core_slows_the_parallel_reference_and_not_the_single_threaded_one():
+    """Needs an otherwise idle machine with 2 cores (tox -e perf): one busy-loop process takes a core."""
+    torch.set_num_threads(2)
+    idle = (reference_workload.reference_seconds(), reference_workload.training_reference_seconds())
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        loaded = (reference_workload.reference_seconds(), reference_workload.training_reference_seconds())
+    finally:
+        busy.kill()
+        busy.wait(timeout=10)
+    assert loaded[0] / idle[0] < 1.3
+    assert loaded[1] / idle[1] > 1.25
