@@ -138,7 +138,7 @@ SHARED_CORES = {"a": 1.47, "b": 1.34, "c": 1.12}
 TRAINING = 0.007
 
 
-def test_shared_cores_pass_because_of_the_parallel_reference():
+def test_shared_cores_pass_because_of_the_training_reference():
     baseline = _baseline(training=TRAINING)
     assert _failed(compare(baseline, _now(SHARED_CORES, BASE_REFERENCE, training=1.45 * TRAINING))) == []
     # the same times with the training reference unchanged fail, as they did in that CI run
@@ -151,14 +151,14 @@ def test_a_slow_down_beyond_the_shared_cores_still_fails():
     assert _failed(verdicts) == ["b"]
 
 
-def test_a_run_without_the_parallel_reference_against_a_baseline_with_it_is_host_unknown():
+def test_a_run_without_the_training_reference_against_a_baseline_with_it_is_host_unknown():
     baseline = _baseline(training=TRAINING)
     verdicts = compare(baseline, _now(SHARED_CORES, BASE_REFERENCE))
     assert _failed(verdicts) == ["a", "b"]
     assert all("host speed unknown" in v.note for v in verdicts if "CPU" in v.metric)
 
 
-def test_the_summary_names_both_references_and_a_baseline_without_the_parallel_one():
+def test_the_summary_names_both_references_and_a_baseline_without_the_training_one():
     line = host_speed.summary(_baseline(training=TRAINING),
                               _now(SHARED_CORES, BASE_REFERENCE, training=1.6 * TRAINING), 0.25)
     assert "x1.00-x1.00 (single-threaded) and x1.60-x1.60 (training steps)" in line
