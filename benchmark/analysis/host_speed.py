@@ -1,10 +1,11 @@
 """How much slower the machine ran a repeat than it ran the baseline, read off the reference workloads.
 
 Every job times two fixed workloads before and after itself (``benchmark.pipeline.reference_workload``):
-a single-threaded matmul + convolution, minimum of short repeats (the speed of a core), and a small
-convnet's training steps at the job's thread count, their mean (the share of the cores a job gets). The robust centre over a repeat's jobs is that repeat's
-reference time of each kind. A repeat whose references ran r_1 and r_p times slower than the baseline's
-medians had its phase times divided by max(1, r_1, r_p) before the speed gate compares them.
+a single-threaded matmul + convolution, the minimum of short repeats (the speed of a core), and a small
+convnet's training steps at the job's thread count, their mean (the share of the cores a job gets). The
+robust centre over a repeat's jobs is that repeat's reference time of each kind. A repeat whose references
+ran r_core and r_train times slower than the baseline's medians had its phase times divided by
+max(1, r_core, r_train) before the speed gate compares them.
 
 Why divide, and why never multiply: on the 2-core VM the project runs on, the host's speed swings by
 1.3-2x between hours with no load of ours. One smoke repeat at a slow hour (2026-11-27, 10:15 UTC) had
@@ -14,11 +15,11 @@ slow hour into a regression, at the price of the gate seeing on such an hour onl
 r x (1 + tolerance). A faster host (r < 1) is not credited: the reference over-reacts, so crediting it
 would fail unchanged code.
 
-Why two kinds: the CI run of 2026-12-06 ran every 2-thread training phase x1.12-1.47 slower than the
+Why two kinds: in the CI run of 2026-12-06 every deep training phase ran x1.12-1.47 slower than in the
 baseline (the whole job took 4483 s where the one before took 3603 s) while the single-threaded reference
-read x1.00, so 24 phases failed on unchanged code. One busy process beside a job reproduces that here: the
-single-threaded reference keeps its speed on the free core, 2-thread training slows x2.4-2.8, and the
-parallel reference x2.3-2.5 (``docs/statistics.md``, "Host speed").
+read x1.00, so 24 checks failed on unchanged code. Two busy processes beside a one-thread job reproduce the
+pattern here: the minimum of short repeats finds an undisturbed one and reads x1.00, a fusion net's training
+steps slow x1.45-1.5, the training reference x1.4-1.8 (``docs/statistics.md``, "Host speed").
 """
 from __future__ import annotations
 
