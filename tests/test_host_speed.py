@@ -133,7 +133,7 @@ def test_an_unknown_host_on_either_side_compares_both_as_measured(side):
     assert all("host speed unknown" in v.note for v in verdicts if "CPU" in v.metric)
 
 
-# The CI run of 2026-12-06: 2-thread training phases x1.12-1.47 slower, the single-threaded reference x1.00.
+# The CI run of 2026-12-06: deep training phases x1.12-1.47 slower, the single-threaded reference x1.00.
 SHARED_CORES = {"a": 1.47, "b": 1.34, "c": 1.12}
 TRAINING = 0.007
 

@@ -32,7 +32,9 @@ def test_shared_cores_slow_the_training_reference_and_not_the_single_threaded_on
     torch.set_num_threads(1)
     reference_workload.training_reference_seconds()      # builds the net and warms the allocator
     idle = (reference_workload.reference_seconds(), reference_workload.training_reference_seconds(steps=24))
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    # each busy loop ends by itself within a minute, so a killed test run cannot leave it spinning
+    loop = "import time\nend = time.monotonic() + 60\nwhile time.monotonic() < end: pass"
+    busy = [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(2)]
     try:
         loaded = (reference_workload.reference_seconds(), reference_workload.training_reference_seconds(steps=24))
     finally:

@@ -107,10 +107,13 @@ def _number(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _reference_samples(row) -> list[float]:
-    samples = [_number(row.get(k)) for k in REFERENCE_KEYS]
-    samples = [s for s in samples if s]
-    return samples or [s for s in [_number(row.get("reference_s"))] if s]
+def _reference_samples(row, keys=REFERENCE_KEYS) -> list[float]:
+    """A job's before and after measurements of one reference workload (for the single-threaded one in a
+    store from before those were kept, its one ``reference_s``)."""
+    samples = [s for s in (_number(row.get(k)) for k in keys) if s]
+    if samples or keys != REFERENCE_KEYS:
+        return samples
+    return [s for s in [_number(row.get("reference_s"))] if s]
 
 
 def snapshot(out_dirs) -> dict:
@@ -121,7 +124,7 @@ def snapshot(out_dirs) -> dict:
         unique = part.drop_duplicates("job_key")
         spread[out_dir] = stats.robust_log_spread([s for _, r in unique.iterrows() for s in _reference_samples(r)])
         training[out_dir] = stats.robust_log_spread(
-            [s for _, r in unique.iterrows() for s in (_number(r.get(k)) for k in TRAINING_REFERENCE_KEYS) if s])
+            [s for _, r in unique.iterrows() for s in _reference_samples(r, TRAINING_REFERENCE_KEYS)])
         workers[out_dir] = _run_workers(out_dir)
     for _, row in frame.iterrows():
         entry = {"suite": row["suite"], "method": row["method"], "status": row["status"],
