@@ -179,13 +179,14 @@ def run_design(args: argparse.Namespace) -> RunDesign | None:
     conflicts = [f"{option} {text}" for option, text, value, fixed in (
         ("--profile", args.profile, args.profile, design.profile),
         ("--split", args.split, args.split and _parse_splits(args.split), design.splits),
-        ("--seeds", args.seeds, args.seeds, design.seeds)) if text is not None and value != fixed]
+        ("--seeds", args.seeds, args.seeds, None if design.method_seeds else design.seeds))
+        if text is not None and value != fixed]
     conflicts += [option for option, given in (("--suite " + args.suite, args.suite != "video"),
                                                (f"--dataset {args.dataset}", args.dataset is not None),
                                                ("--validation", args.validation)) if given]
     if conflicts:
         raise UsageError(f"--design {design.name} runs the video suite on the embedded dataset, {design.profile} "
-                         f"profile, splits {','.join(map(str, design.splits))}, {design.seeds} seeds: drop "
+                         f"profile, splits {','.join(map(str, design.splits))}, its own seeds per method: drop "
                          f"{', '.join(conflicts)}")
     return design
 
@@ -228,7 +229,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite=suite, dataset=args.dataset, splits=splits, methods=methods, profile=profile,
         seeds=seeds, out=Path(args.out), device=resolve_device(args.device), executor=executor,
         workers=args.workers or os.cpu_count() or 1, scheduler=args.scheduler,
-        allow_group_overlap=args.allow_group_overlap, validation=args.validation)
+        allow_group_overlap=args.allow_group_overlap, validation=args.validation,
+        method_seeds=design.method_seeds if design else ())
     if design is not None:
         from benchmark.analysis.designs import describe
 
@@ -360,8 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default=None, help="smoke | quick | paper (default: quick)")
     run.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 per method (default: 1)")
     run.add_argument("--design", default=None,
-                     help=f"a named video design ({' | '.join(DESIGNS)}): its profile, splits and seeds, sized on "
-                          "the committed measured spreads; prints its size, projected time and coverage first")
+                     help=f"a named video design ({' | '.join(DESIGNS)}): its profile, splits and seeds per method, "
+                          "sized on the committed measured spreads; prints its size, projected time and coverage first")
     run.add_argument("--out", default=str(DEFAULT_OUT), help=f"output directory (default: {DEFAULT_OUT})")
     run.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
     run.add_argument("--executor", default="local", help="local | dask (default: local)")

@@ -3,16 +3,21 @@ confirmation design meets its target on the committed spreads, the check tells a
 large enough, and ``bench run --design`` runs (and resumes) as the same plain ``bench run`` would."""
 from __future__ import annotations
 
+import dataclasses
+
+import pandas as pd
 import pytest
 from test_cli import bench
 
 from benchmark.analysis import designs
 from benchmark.analysis.coverage import Components, Design, run_components, simulate_row
-from benchmark.analysis.designs import (DESIGNS, Measurement, MissingSpreads, RunDesign, check_design,
-                                        projected_minutes, read_spreads, spreads_for, write_spreads)
-from benchmark.analysis.sizing import minutes_per_run
+from benchmark.analysis.designs import (DESIGNS, Measurement, MissingSpreads, RunDesign, check_design, job_minutes,
+                                        projected_minutes, read_spreads, seeds_text, spreads_for, write_spreads)
+from benchmark.analysis.check import collect
+from benchmark.common.cache import Cache
 from benchmark.pipeline import run as run_module
-from benchmark.pipeline.config import PROFILES
+from benchmark.pipeline.config import PROFILES, RunConfig
+from benchmark.pipeline.plan import plan_run
 from benchmark.registry import methods_of
 
 CONFIRM = DESIGNS["confirm"]
@@ -20,7 +25,8 @@ WIDE = Components(p=0.6, seed_sd=0.10, actor_sd=0.03, videos_per_actor=20)   # s
 
 
 def _measurement(profile: str = "quick", dataset: str = "synthetic-actions") -> Measurement:
-    return Measurement(profile, dataset, (1, 2, 3), 3, first_minutes=10.0, later_minutes=4.0,
+    return Measurement(profile, dataset, (1, 2, 3), 3, overhead_minutes=2.0,
+                       job_minutes=(("c3d", 1.0, 0.5), ("feature-histograms", 0.2, 0.1)),
                        machine="host (Linux x86_64, 2 cores)", commit="abc1234")
 
 
@@ -58,8 +64,40 @@ def test_the_check_simulates_the_profiles_test_actors():
     assert (check.coverage, check.half_width) == simulate_row(WIDE, Design(2, 3, actors, 20), 20)
 
 
-def test_projected_minutes_count_the_first_unit_once():
-    assert projected_minutes(RunDesign("d", "quick", (1, 2, 3), 5, ""), _measurement()) == 10.0 + 14 * 4.0
+def test_seeds_sized_per_method_are_what_the_check_simulates():
+    """A design whose wide method runs 12 seeds meets the target where the same design at 2 seeds fails; rows of
+    a method (method/variant) take its seeds."""
+    apart = RunDesign("apart", "quick", (1, 2, 3), 2, "", method_seeds=(("wide", 12),))
+    checks = check_design(apart, {"wide/variant": WIDE, "narrow": Components(0.9, 0.0, 0.0, 20)}, n_sims=100)
+    assert checks["wide/variant"].ok and checks["narrow"].ok, checks
+    [alone] = check_design(RunDesign("alone", "quick", (1, 2, 3), 2, ""), {"wide/variant": WIDE}, n_sims=100).values()
+    assert not alone.ok
+    assert (apart.seeds_of("wide"), apart.seeds_of("narrow"), apart.jobs(("wide", "narrow"))) == (12, 2, 3 * 14)
+
+
+def test_projected_minutes_count_each_methods_first_seed_once():
+    design = RunDesign("d", "quick", (1, 2, 3), 5, "", method_seeds=(("c3d", 2),))
+    # outside the jobs 2.0; c3d: 3 splits x (1.0 + 1 x 0.5); feature-histograms: 3 x (0.2 + 4 x 0.1); lrcn unmeasured
+    assert projected_minutes(design, _measurement(), ("c3d", "feature-histograms", "lrcn")) == \
+        pytest.approx(2.0 + 4.5 + 1.8)
+
+
+def test_a_runs_job_minutes_split_the_first_seed_from_the_later_ones(two_seed_smoke_run):
+    jobs = collect([str(two_seed_smoke_run)])
+    seconds = (pd.to_datetime(jobs["finished"]) - pd.to_datetime(jobs["started"])).dt.total_seconds() / 60
+    [(method, first, later)] = job_minutes(jobs)
+    assert method == jobs["method"].iloc[0]
+    assert first == round(seconds[jobs["seed"] == 0].mean(), 3) and later == round(seconds[jobs["seed"] == 1].mean(), 3)
+
+
+def test_a_run_trains_each_method_with_its_own_seeds(tmp_path):
+    config = RunConfig(suite="video", dataset=None, splits=(1, 2), methods=("feature-histograms", "dt-bow-svm"),
+                       profile="smoke", seeds=1, out=tmp_path / "out", device="cpu", executor="local", workers=1,
+                       method_seeds=(("dt-bow-svm", 3),))
+    tasks = run_module.plan_tasks(plan_run(config, Cache(tmp_path / "cache")))
+    grid = sorted((t.job.method, t.job.split, t.job.seed) for t in tasks)
+    assert grid == sorted([("feature-histograms", split, 0) for split in (1, 2)]
+                          + [("dt-bow-svm", split, seed) for split in (1, 2) for seed in range(3)])
 
 
 def test_spreads_are_read_back_as_written(tmp_path):
@@ -88,8 +126,8 @@ def test_plan_spreads_writes_what_the_run_measured(two_seed_smoke_run, tmp_path)
     assert components == {row: Components(*(round(v, 4) for v in (c.p, c.seed_sd, c.actor_sd)), c.videos_per_actor)}
     assert (measured.profile, measured.dataset, measured.splits, measured.seeds) == \
         ("smoke", "synthetic-actions", (1, 2, 3), 2)
-    first, later = minutes_per_run(str(two_seed_smoke_run))
-    assert (measured.first_minutes, measured.later_minutes) == (round(first, 2), round(later, 2)) and measured.commit
+    assert measured.job_minutes == job_minutes(collect([str(two_seed_smoke_run)])) and measured.commit
+    assert 0 < measured.overhead_minutes < 5
     assert f"{to}: 1 rows of synthetic-actions, smoke profile" in stdout
 
 
@@ -134,15 +172,15 @@ def test_an_option_the_design_fixes_otherwise_is_an_error(tmp_path, configs, opt
 def test_dry_run_prints_the_design_its_time_and_coverage(tmp_path, spreads, configs):
     code, stdout, stderr = bench("run", "--design", "confirm", "--dry-run", "--out", str(tmp_path / "run"))
     assert code == 0, stderr
-    n_methods = len(methods_of("video"))
-    assert f"splits 1,2,3 x {CONFIRM.seeds} seeds = {CONFIRM.runs} (split, seed) runs x {n_methods} methods = " \
-           f"{CONFIRM.runs * n_methods} jobs" in stdout
-    assert f"about {10 + 4 * (CONFIRM.runs - 1)} min" in stdout
+    methods = tuple(methods_of("video"))
+    assert f"splits 1,2,3; seeds per split: {seeds_text(CONFIRM, methods)}; {CONFIRM.jobs(methods)} jobs" in stdout
+    assert f"about {projected_minutes(CONFIRM, _measurement(), methods):.0f} min (2.0 min of it outside" in stdout
     rows = [line.split(" | ")[0] for line in stdout.splitlines() if " | " in line]
     assert rows == ["row", "c3d", "feature-histograms"]
     assert "not in the measurement (no projection): dt-bow-svm," in stdout
     [config] = configs
-    assert (config.profile, config.splits, config.seeds) == (CONFIRM.profile, CONFIRM.splits, CONFIRM.seeds)
+    assert (config.profile, config.splits, config.seeds, config.method_seeds) == \
+        (CONFIRM.profile, CONFIRM.splits, CONFIRM.seeds, CONFIRM.method_seeds)
     assert not (tmp_path / "run").exists()
 
 
@@ -153,14 +191,14 @@ def test_without_spreads_the_design_says_so_and_still_runs(tmp_path, monkeypatch
     assert "projected time and coverage: none, no measured spreads at" in stdout and len(configs) == 1
 
 
-def test_the_design_runs_as_the_plain_command_would(tmp_path, monkeypatch, configs):
+def test_the_design_runs_as_the_plain_command_would_with_its_seeds_per_method(tmp_path, monkeypatch, configs):
     monkeypatch.setattr(designs, "MEASUREMENTS", tmp_path / "none")
     out = str(tmp_path / "run")
     for argv in (["--design", "confirm"], ["--design", "confirm", "--profile", CONFIRM.profile, "--split", "all"],
                  ["--profile", CONFIRM.profile, "--split", "all", "--seeds", str(CONFIRM.seeds)]):
         with pytest.raises(SystemExit):
             bench("run", *argv, "--out", out)
-    assert configs[0] == configs[1] == configs[2]
+    assert configs[0] == configs[1] == dataclasses.replace(configs[2], method_seeds=CONFIRM.method_seeds)
 
 
 def test_without_a_design_the_defaults_stand(tmp_path, configs):
@@ -171,13 +209,14 @@ def test_without_a_design_the_defaults_stand(tmp_path, configs):
 
 def test_a_design_run_resumes_a_plain_one(tmp_path, monkeypatch):
     """The design's jobs are the plain command's: the seed a plain run did is skipped, then every job is."""
-    monkeypatch.setitem(DESIGNS, "tiny", RunDesign("tiny", "smoke", (1,), 2, "two seeds of split 1"))
+    monkeypatch.setitem(DESIGNS, "tiny", RunDesign("tiny", "smoke", (1,), 1, "two seeds of split 1",
+                                                   method_seeds=(("feature-histograms", 2),)))
     monkeypatch.setattr(designs, "MEASUREMENTS", tmp_path / "none")
     out = str(tmp_path / "run")
     common = ("--methods", "feature-histograms", "--out", out, "--workers", "1", "--device", "cpu")
     assert bench("run", "--profile", "smoke", *common)[0] == 0
     code, stdout, stderr = bench("run", "--design", "tiny", *common)
     assert code == 0 and "1 of 2 jobs already done" in stdout + stderr
-    assert "design tiny: two seeds of split 1" in stdout and "2 (split, seed) runs x 1 methods = 2 jobs" in stdout
+    assert "design tiny: two seeds of split 1" in stdout and "seeds per split: 2 (feature-histograms); 2 jobs" in stdout
     code, stdout, stderr = bench("run", "--design", "tiny", *common)
     assert code == 0 and "2 of 2 jobs already done" in stdout + stderr

@@ -45,3 +45,19 @@ def test_sizing_of_a_stored_run_from_the_command_line(two_seed_smoke_run, capsys
     row = [line for line in text.splitlines() if line.startswith("feature-histograms |")]
     assert len(row) == 1 and len(row[0].split("|")) == 6
     assert "min for its first (split, seed)" in text and "every row at 4 test actors:" in text
+
+
+def test_sizing_prints_each_methods_seeds_and_that_designs_time(two_seed_smoke_run, capsys):
+    """The per-method line: the widest row's seeds and, from the run's job minutes, the time of that design."""
+    from benchmark.analysis.coverage import run_components
+    from benchmark.analysis.designs import RunDesign, measure, projected_minutes
+    from benchmark.analysis.sizing import main
+
+    capsys.readouterr()
+    assert main(["--out", str(two_seed_smoke_run), "--actors", "4", "--sims", "10"]) == 0
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("seeds per method at 4 test actors")]
+    [(row, c)] = run_components(str(two_seed_smoke_run)).items()
+    seeds = fewest_seeds(c, 3, 4, 0.06, n_sims=10)
+    _, measured = measure(str(two_seed_smoke_run))
+    minutes = projected_minutes(RunDesign("d", "smoke", (1, 2, 3), seeds, ""), measured, (row,))
+    assert f"(its widest row): {row} {seeds}; about {minutes:.0f} min" in line

@@ -11,7 +11,8 @@ from it) and prints, per row:
   split that give coverage >= 0.93 and a half-width <= the target, for each number of test actors asked;
 
 and the run's own cost per (split, seed), measured from its jobs' start and end times, projected to the
-design the widest row needs.
+design the widest row needs; then the seeds each method needs (its widest row's) and that design's time from
+the run's job times per method (``benchmark.analysis.designs``: how ``bench run --design`` is sized).
 """
 from __future__ import annotations
 
@@ -101,11 +102,14 @@ def run(args) -> int:
     print("row | p | seed sd | actor sd | runs >= (seed spread alone) | "
           + " | ".join(f"{a} test actors" for a in args.actors))
     needed = {a: 0 for a in args.actors}
+    per_method: dict[int, dict[str, int | None]] = {a: {} for a in args.actors}   # a method's widest row
     for method, c in components.items():
         cells = []
         for a in args.actors:
             seeds = fewest_seeds(c, args.splits, a, h, args.sims)
             needed[a] = None if seeds is None or needed[a] is None else max(needed[a], seeds)
+            name, widest = method.split("/")[0], per_method[a].get(method.split("/")[0], 0)
+            per_method[a][name] = None if seeds is None or widest is None else max(widest, seeds)
             cells.append(f"> {MAX_SEEDS}" if seeds is None else str(seeds))
         print(f"{method} | {100 * c.p:.1f} | {100 * c.seed_sd:.1f} | {100 * c.actor_sd:.1f} | "
               f"{runs_lower_bound(c.seed_sd, h)} | " + " | ".join(cells))
@@ -119,7 +123,30 @@ def run(args) -> int:
         runs = args.splits * seeds
         print(f"every row at {a} test actors: {args.splits} x {seeds} = {runs} runs, about "
               f"{first + (runs - 1) * per_run:.0f} min at this run's cost")
+    for a, methods in per_method.items():
+        print(f"seeds per method at {a} test actors (its widest row): "
+              + ", ".join(f"{m} {f'> {MAX_SEEDS}' if n is None else n}" for m, n in methods.items())
+              + _per_method_minutes(args.out, args.splits, methods))
     return 0
+
+
+def _per_method_minutes(out_dir: str, splits: int, seeds: dict[str, int | None]) -> str:
+    """``; about N min at this run's cost`` for a design that runs each method its own seeds (empty where the
+    run's wall time is unknown or a method has no size)."""
+    from benchmark.analysis.check import collect
+    from benchmark.analysis.designs import Measurement, RunDesign, job_minutes, overhead_minutes, projected_minutes
+
+    if None in seeds.values():
+        return ""
+    jobs = collect([out_dir])
+    try:
+        outside = overhead_minutes(out_dir, jobs)
+    except ValueError:
+        return "; its time is unknown (a `bench run` into the directory did not end normally)"
+    video = jobs[(jobs["suite"] == "video") & (jobs["status"] == "done")]
+    design = RunDesign("sized", "", tuple(range(1, splits + 1)), 1, "", method_seeds=tuple(seeds.items()))
+    measured = Measurement("", "", (), 0, outside, job_minutes(video), "", "")
+    return f"; about {projected_minutes(design, measured, tuple(seeds)):.0f} min at this run's cost per job"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,7 +92,7 @@ class RunConfig:
     splits: tuple[int, ...]
     methods: tuple[str, ...]     # empty: every registered method of the suite
     profile: str
-    seeds: int
+    seeds: int                   # per split: seeds 0..seeds-1 of every method not in method_seeds
     out: Path
     device: str                  # resolved: "cpu" or "cuda"
     executor: str
@@ -100,6 +100,11 @@ class RunConfig:
     scheduler: str | None = None
     allow_group_overlap: bool = False   # run a split whose test list shares groups with its train list
     validation: bool = False     # evaluate on validation groups carved from the training set (tuning)
+    method_seeds: tuple[tuple[str, int], ...] = ()   # (method, seeds per split) where a design sizes it apart
+
+    def seeds_of(self, method: str) -> int:
+        """Seeds per split the run trains ``method`` with."""
+        return dict(self.method_seeds).get(method, self.seeds)
 
     def to_json(self) -> dict:
         data = asdict(self)

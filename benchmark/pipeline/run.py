@@ -133,7 +133,7 @@ def plan_tasks(run_plan: RunPlan) -> list[JobTask]:
                         decoded[frames] = carve(data) if config.validation else data
                     data = decoded[frames]
                 version = plan.code_version(spec)
-                for seed in range(config.seeds):
+                for seed in range(config.seeds_of(spec.name)):
                     job = Job(suite, data.name if data else dataset, split, spec.name, config.profile, seed,
                               config.device, "validation" if config.validation else "test")
                     key = plan.job_key(job, _identity(data, dataset), version)
@@ -166,9 +166,9 @@ def _video_plan(run_plan: RunPlan) -> dict[tuple[str, int], DatasetSplit]:
     if "video" not in run_plan.methods:
         return {}
     opened = run_plan.splits[config.splits[0]]
-    return {(spec.name, config.seeds): with_frames(opened, frame_spec_for(config.profile, spec.name,
-                                                                         opened.name == EMBEDDED),
-                                                    config.profile == "paper")
+    return {(spec.name, config.seeds_of(spec.name)):
+            with_frames(opened, frame_spec_for(config.profile, spec.name, opened.name == EMBEDDED),
+                        config.profile == "paper")
             for spec in run_plan.methods["video"]}
 
 
@@ -180,6 +180,12 @@ def _needed_bytes(rows: list[dict]) -> int:
     return sum(parts.values())
 
 
+def _seeds_text(config: RunConfig) -> str:
+    """``3``, or with seeds sized per method ``3 (c3d 4, lrcn 6)``."""
+    apart = ", ".join(f"{method} {n}" for method, n in config.method_seeds if n != config.seeds)
+    return f"{config.seeds} ({apart})" if apart else str(config.seeds)
+
+
 def dry_run(config: RunConfig, sample: int = 2) -> list[dict]:
     """The jobs of the resolved plan with measured per-video costs, printed; nothing is run or stored."""
     from benchmark.pipeline.estimate import estimate, human_bytes
@@ -188,7 +194,8 @@ def dry_run(config: RunConfig, sample: int = 2) -> list[dict]:
     rows = estimate(_video_plan(plan.plan_run(config, cache)), config.profile, cache, sample)
     n_splits = len(config.splits)
     print(f"dry run: {config.suite} suite, {config.profile} profile, split(s) {list(config.splits)}, "
-          f"{config.seeds} seed(s); per-video costs measured on {sample} video(s) of split {config.splits[0]}")
+          f"{_seeds_text(config)} seed(s) per split; per-video costs measured on {sample} video(s) of split "
+          f"{config.splits[0]}")
     print(f"{'method':20s} {'jobs':>4s} {'videos':>6s}  {'frames decoded as':28s} {'cache/video':>11s} "
           f"{'cache':>10s} {'decode+extract':>14s} {'peak RSS':>9s}")
     for row in rows:

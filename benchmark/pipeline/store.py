@@ -189,6 +189,12 @@ class Store:
         row = self.conn.execute("SELECT config FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
         return json.loads(row[0]) if row else None
 
+    @_guarded
+    def run_spans(self) -> list[tuple[str, str | None]]:
+        """(started, finished) of every `bench run` into this directory, oldest first (finished None: it did not
+        end normally)."""
+        return [tuple(row) for row in self.conn.execute("SELECT started, finished FROM runs ORDER BY run_id")]
+
     # --- jobs -----------------------------------------------------------------------------
     @_guarded
     def job_status(self, job_key: str) -> str | None:
