@@ -30,6 +30,9 @@ def _measurement(profile: str = "quick", dataset: str = "synthetic-actions") -> 
                        machine="host (Linux x86_64, 2 cores)", commit="abc1234")
 
 
+@pytest.mark.xfail(strict=True, reason="issue 22 item 2: on the 3 x 7 run's spreads, with each video's outcome kept "
+                                       "across seeds as measured, 18 of 30 rows simulate wider than +-6 at 3 x 7 (the "
+                                       "report measured 13); 80 test videos a split are too few (docs/statistics.md)")
 def test_the_confirmation_design_meets_the_target_on_the_committed_spreads():
     """Every measured row's 95% interval within +-6 points at >= 93% coverage (200 simulated runs a row)."""
     try:
@@ -101,9 +104,10 @@ def test_a_run_trains_each_method_with_its_own_seeds(tmp_path):
 
 
 def test_spreads_are_read_back_as_written(tmp_path):
-    rows = {"c3d": Components(0.4125, 0.112, 0.0531, 20), "two-stream/spatial": Components(0.5, 0.054, 0.0, 20)}
+    rows = {"c3d": Components(0.4125, 0.112, 0.0531, 20, 0.63), "two-stream/spatial": Components(0.5, 0.054, 0.0, 20)}
     write_spreads(tmp_path / "quick-spreads.csv", rows, _measurement())
-    assert (tmp_path / "quick-spreads.csv").read_text().splitlines()[0] == "row,p,seed_sd,actor_sd,videos_per_actor"
+    assert (tmp_path / "quick-spreads.csv").read_text().splitlines()[0] == \
+        "row,p,seed_sd,actor_sd,videos_per_actor,seed_share"
     assert read_spreads(tmp_path / "quick-spreads.csv") == (rows, _measurement())
 
 
@@ -123,7 +127,8 @@ def test_plan_spreads_writes_what_the_run_measured(two_seed_smoke_run, tmp_path)
     assert code == 0, stderr
     components, measured = read_spreads(to)
     [(row, c)] = run_components(str(two_seed_smoke_run)).items()
-    assert components == {row: Components(*(round(v, 4) for v in (c.p, c.seed_sd, c.actor_sd)), c.videos_per_actor)}
+    assert components == {row: Components(*(round(v, 4) for v in (c.p, c.seed_sd, c.actor_sd)), c.videos_per_actor,
+                                          round(c.seed_share, 4))}
     assert (measured.profile, measured.dataset, measured.splits, measured.seeds) == \
         ("smoke", "synthetic-actions", (1, 2, 3), 2)
     assert measured.job_minutes == job_minutes(collect([str(two_seed_smoke_run)])) and measured.commit

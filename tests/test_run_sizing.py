@@ -54,10 +54,12 @@ def test_sizing_prints_each_methods_seeds_and_that_designs_time(two_seed_smoke_r
     from benchmark.analysis.sizing import main
 
     capsys.readouterr()
-    assert main(["--out", str(two_seed_smoke_run), "--actors", "4", "--sims", "10"]) == 0
+    # +-30 points: the smoke run's 40 test videos a split cannot reach +-6 with any number of seeds
+    assert main(["--out", str(two_seed_smoke_run), "--actors", "4", "--sims", "10", "--half-width", "30"]) == 0
     [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("seeds per method at 4 test actors")]
     [(row, c)] = run_components(str(two_seed_smoke_run)).items()
-    seeds = fewest_seeds(c, 3, 4, 0.06, n_sims=10)
+    seeds = fewest_seeds(c, 3, 4, 0.30, n_sims=10)
+    assert seeds is not None
     _, measured = measure(str(two_seed_smoke_run))
     minutes = projected_minutes(RunDesign("d", "smoke", (1, 2, 3), seeds, ""), measured, (row,))
     assert f"(its widest row): {row} {seeds}; about {minutes:.0f} min" in line
