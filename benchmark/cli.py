@@ -186,7 +186,8 @@ def run_design(args: argparse.Namespace) -> RunDesign | None:
                                                ("--validation", args.validation)) if given]
     if conflicts:
         raise UsageError(f"--design {design.name} runs the video suite on the embedded dataset, {design.profile} "
-                         f"profile, splits {','.join(map(str, design.splits))}, its own seeds per method: drop "
+                         f"profile, splits {','.join(map(str, design.splits))}, "
+                         f"{'its own seeds per method' if design.method_seeds else f'{design.seeds} seeds'}: drop "
                          f"{', '.join(conflicts)}")
     return design
 

@@ -6,7 +6,7 @@ has a random effect (logit scale, sd ``actor_sd``), each (split, seed) training 
 and a video is right with probability expit(logit(p) + actor + seed), its uniform draw made afresh by each seed
 for a share ``seed_share`` of the videos and once per split for the rest (measured: a video one seed gets wrong,
 most seeds get wrong; a simulation that redrew every video per seed counted seeds as new test videos and fell
-1-2.6 points short of the measured half-widths, docs/statistics.md). The true value is the expected
+0.3-2.7 points short of the measured half-widths, docs/statistics.md). The true value is the expected
 accuracy over actors and training seeds. The interval is made exactly as ``bench report`` makes it
 (``stats.bootstrap_replicates`` per job, ``stats.pooled_over_runs`` over splits and seeds).
 

@@ -146,7 +146,7 @@ def _per_method_minutes(out_dir: str, splits: int, seeds: dict[str, int | None])
     video = jobs[(jobs["suite"] == "video") & (jobs["status"] == "done")]
     design = RunDesign("sized", "", tuple(range(1, splits + 1)), 1, "", method_seeds=tuple(seeds.items()))
     measured = Measurement("", "", (), 0, outside, job_minutes(video), "", "")
-    return f"; about {projected_minutes(design, measured, tuple(seeds)):.0f} min at this run's cost per job"
+    return f"; about {projected_minutes(design, measured, tuple(seeds)):.0f} min at this run's job times"
 
 
 def main(argv: list[str] | None = None) -> int:
