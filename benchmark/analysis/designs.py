@@ -202,13 +202,18 @@ def describe(design: RunDesign, methods: tuple[str, ...], n_sims: int = 200) -> 
 
 
 # --- bench plan spreads --------------------------------------------------------------------------------
+def job_seconds(jobs):
+    """Each job's wall seconds, from its start and end times (a Series on ``jobs``' index)."""
+    import pandas as pd
+
+    return (pd.to_datetime(jobs["finished"]) - pd.to_datetime(jobs["started"])).dt.total_seconds()
+
+
 def job_minutes(jobs) -> tuple[tuple[str, float, float], ...]:
     """(method, first seed's job, a later seed's job) wall minutes of a run's jobs, each the mean over splits
     (a method with one seed: its first seed's for both)."""
-    import pandas as pd
-
     jobs = jobs.drop_duplicates("job_key")
-    minutes = (pd.to_datetime(jobs["finished"]) - pd.to_datetime(jobs["started"])).dt.total_seconds() / 60
+    minutes = job_seconds(jobs) / 60
     out = []
     for method, seconds in minutes.groupby(jobs["method"].str.split("/").str[0], sort=False):
         seeds = jobs.loc[seconds.index, "seed"]
@@ -233,19 +238,13 @@ def overhead_minutes(out_dir: str, jobs) -> float:
         raise ValueError(f"{out_dir}: a `bench run` into it did not end normally, so its wall time is unknown; "
                          f"measure a run that ended")
     wall = sum((pd.Timestamp(finished) - pd.Timestamp(started)).total_seconds() for started, finished in spans)
-    jobs = jobs.drop_duplicates("job_key")
-    in_jobs = (pd.to_datetime(jobs["finished"]) - pd.to_datetime(jobs["started"])).dt.total_seconds().sum()
-    return round(max(wall - in_jobs, 0.0) / 60, 2)
+    return round(max(wall - job_seconds(jobs.drop_duplicates("job_key")).sum(), 0.0) / 60, 2)
 
 
-def measure(out_dir: str) -> tuple[dict[str, Components], Measurement]:
-    """Every video row's components, and the run's time per method and outside its jobs, from a stored run."""
+def measure_time(out_dir: str) -> Measurement:
+    """Where a stored video run ran, and its time per method and outside its jobs."""
     from benchmark.analysis.check import collect
-    from benchmark.analysis.coverage import run_components
 
-    components = run_components(out_dir)
-    if not components:
-        raise ValueError(f"{out_dir}: no row has two seeds of a split")
     all_jobs = collect([out_dir])
     jobs = all_jobs[(all_jobs["suite"] == "video") & (all_jobs["status"] == "done")]
     for column in ("profile", "dataset"):
@@ -253,10 +252,20 @@ def measure(out_dir: str) -> tuple[dict[str, Components], Measurement]:
             raise ValueError(f"{out_dir}: its video jobs mix {column}s ({', '.join(sorted(jobs[column].unique()))}); "
                              f"spreads are measured on one")
     seeds = jobs.assign(method=jobs["method"].str.split("/").str[0]).groupby(["method", "split"])["seed"].nunique()
-    return components, Measurement(
+    return Measurement(
         jobs["profile"].iloc[0], jobs["dataset"].iloc[0], tuple(sorted(int(s) for s in jobs["split"].unique())),
         int(seeds.min()), overhead_minutes(out_dir, all_jobs), job_minutes(jobs),
         ", ".join(sorted(jobs["machine"].dropna().unique())), ", ".join(sorted(jobs["commit"].dropna().unique())))
+
+
+def measure(out_dir: str) -> tuple[dict[str, Components], Measurement]:
+    """Every video row's components, and the run's time per method and outside its jobs, from a stored run."""
+    from benchmark.analysis.coverage import run_components
+
+    components = run_components(out_dir)
+    if not components:
+        raise ValueError(f"{out_dir}: no row has two seeds of a split")
+    return components, measure_time(out_dir)
 
 
 def add_arguments(parser) -> None:

@@ -20,7 +20,6 @@ import math
 import sys
 
 import numpy as np
-import pandas as pd
 from scipy.stats import norm
 
 from benchmark.analysis.coverage import Components, Design, run_components, simulate_row
@@ -68,10 +67,11 @@ def minutes_per_run(out_dir: str) -> tuple[float, float]:
     """(first, median of the others) wall minutes of the run's (split, seed) units: the sum of their jobs'
     start-to-end times. The first unit also extracted the features every later one reads from the cache."""
     from benchmark.analysis.check import collect
+    from benchmark.analysis.designs import job_seconds
 
     jobs = collect([out_dir]).drop_duplicates("job_key")
     jobs = jobs[(jobs["status"] == "done") & (jobs["suite"] == "video")]
-    seconds = (pd.to_datetime(jobs["finished"]) - pd.to_datetime(jobs["started"])).dt.total_seconds()
+    seconds = job_seconds(jobs)
     per_unit = seconds.groupby([jobs["split"], jobs["seed"]]).sum()
     order = jobs.groupby(["split", "seed"])["started"].min().sort_values().index
     first = per_unit[order[0]] / 60
@@ -131,21 +131,17 @@ def run(args) -> int:
 
 
 def _per_method_minutes(out_dir: str, splits: int, seeds: dict[str, int | None]) -> str:
-    """``; about N min at this run's cost`` for a design that runs each method its own seeds (empty where the
-    run's wall time is unknown or a method has no size)."""
-    from benchmark.analysis.check import collect
-    from benchmark.analysis.designs import Measurement, RunDesign, job_minutes, overhead_minutes, projected_minutes
+    """``; about N min at this run's job times`` for a design that runs each method its own seeds (empty where a
+    method has no size; the reason where the run's time is unknown)."""
+    from benchmark.analysis.designs import RunDesign, measure_time, projected_minutes
 
     if None in seeds.values():
         return ""
-    jobs = collect([out_dir])
     try:
-        outside = overhead_minutes(out_dir, jobs)
-    except ValueError:
-        return "; its time is unknown (a `bench run` into the directory did not end normally)"
-    video = jobs[(jobs["suite"] == "video") & (jobs["status"] == "done")]
-    design = RunDesign("sized", "", tuple(range(1, splits + 1)), 1, "", method_seeds=tuple(seeds.items()))
-    measured = Measurement("", "", (), 0, outside, job_minutes(video), "", "")
+        measured = measure_time(out_dir)
+    except ValueError as exc:
+        return f"; its time is unknown ({exc})"
+    design = RunDesign("sized", measured.profile, tuple(range(1, splits + 1)), 1, "", method_seeds=tuple(seeds.items()))
     return f"; about {projected_minutes(design, measured, tuple(seeds)):.0f} min at this run's job times"
 
 
