@@ -4,8 +4,9 @@ A design fixes the profile, the splits and the seeds per split of each method of
 embedded dataset. It is sized on each row's seed and actor spreads measured in a stored run with two or more
 seeds (``benchmark.analysis.coverage.run_components``): a method runs as many seeds as its widest row needs,
 not as many as the widest row of the table. Its time is projected from the same run's job times per method
-and its time outside the jobs. Both are committed as ``docs/measurements/PROFILE-spreads.csv`` (row, p,
-seed_sd, actor_sd, videos_per_actor, seed_share; probability scale) and ``PROFILE-spreads.json`` (where and how long).
+and its time outside the jobs. Both are committed, as package data, as
+``benchmark/analysis/measurements/PROFILE-spreads.csv`` (row, p, seed_sd, actor_sd, videos_per_actor, seed_share;
+probability scale) and ``PROFILE-spreads.json`` (where and how long).
 ``bench plan spreads --out DIR [--to PATH]`` (or ``python -m benchmark.analysis.designs``) writes both from
 a run; ``check_design`` simulates each row's 95% interval on a design from them.
 """
@@ -24,7 +25,8 @@ from benchmark.pipeline.config import PROFILES
 if TYPE_CHECKING:   # numpy and scipy are imported where a design is simulated: the `bench` parser lists designs
     from benchmark.analysis.coverage import Components
 
-MEASUREMENTS = Path(__file__).resolve().parents[2] / "docs" / "measurements"
+# package data: `bench run --design` reads them from an installed (not only an editable) package
+MEASUREMENTS = Path(__file__).resolve().parent / "measurements"
 SPREAD_COLUMNS = ("row", "p", "seed_sd", "actor_sd", "videos_per_actor", "seed_share")
 HALF_WIDTH, COVERAGE = 0.06, 0.93
 
@@ -272,7 +274,8 @@ def add_arguments(parser) -> None:
     """The options of ``python -m benchmark.analysis.designs`` and ``bench plan spreads``."""
     parser.add_argument("--out", required=True, help="a video run directory with >= 2 seeds of some split")
     parser.add_argument("--to", default=None,
-                        help="the CSV to write, a .json beside it (default: docs/measurements/PROFILE-spreads.csv)")
+                        help="the CSV to write, a .json beside it "
+                             "(default: benchmark/analysis/measurements/PROFILE-spreads.csv)")
 
 
 def run(args) -> int:
