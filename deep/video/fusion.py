@@ -128,7 +128,7 @@ PROFILES: dict[str, Arch] = {
     # 600 steps 48.8% (single/early/late/slow 46.7/30.0/56.7/61.7) against 300 steps 43.8% (50.0/25.0/43.3/56.7).
     # Tried for early fusion's seed spread (issue 22; validation actors of the 3 splits, seeds 0-3, `bench run
     # --validation --split all --seeds 4 --methods early-fusion` with the row's TrainConfig varied; seed sd is the
-    # component beyond per-video noise, `benchmark.analysis.coverage.estimate_components`): as above mean 33.2%,
+    # component beyond per-video noise, `bench plan coverage`): as above mean 33.2%,
     # seed sd 5.4; a 100-step linear warm-up 36.3%, 6.1; lr 1e-3 29.9%, 11.9; a weight average at decay 0.99
     # 33.6%, 6.3; weight decay 5e-4 31.8%, 9.4; 300 steps of 64 clips (same compute) 30.8%, 8.9. None steadier,
     # so the row stays as it is. More data, same recipe (the quick dataset varied): 18 actors with 6 held out per

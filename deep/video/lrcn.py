@@ -106,10 +106,10 @@ PROFILES: dict[str, LRCNConfig] = {
     # row the setting produces wins, a tie goes to the cheaper setting): 600 steps 31.7% [16.7, 48.3], 300 steps
     # 31.7% [18.3, 46.7]: a tie, so the cheaper 300 steps. Tried for the seed spread (issue 22; validation actors of
     # the 3 splits, seeds 0-3, `bench run --validation --split all --seeds 4 --methods lrcn` with the TrainConfig
-    # varied; seed sd beyond per-video noise, `benchmark.analysis.coverage.estimate_components`): as above mean
-    # 20.8%, seed sd 3.0; a 50-step warm-up 23.2%, 5.1; lr 1e-3 21.2%, 5.9; a weight average at decay 0.99 18.1%,
-    # 1.8. On 5 training actors (the carve's) LRCN is near chance whatever the recipe (38% on the test actors, with 8
-    # training actors), so these runs cannot show a steadier recipe; the row stays as it is.
+    # varied; seed sd beyond per-video noise, `bench plan coverage`): as above mean 20.8%, seed sd 3.0; a 50-step
+    # warm-up 23.2%, 5.1; lr 1e-3 21.2%, 5.9; a weight average at decay 0.99 18.1%, 1.8. On 5 training actors (the
+    # carve's) LRCN scores only 18-23% whatever the recipe (chance 10%; 38% on the test actors, with 8 training
+    # actors); no variant within 2 points of its mean is steadier, so the row stays as it is.
     "quick": LRCNConfig(widths=(8, 16, 32, 32, 32), kernels=(3, 3, 3, 3, 3), strides=(1, 1, 1, 1, 1),
                         groups=(1, 2, 1, 2, 2), fc=64, hidden=32, norm="batch", dropout=0.0,
                         clip=ClipSpec(frames=8, step=2, size=28, short_side=32),

@@ -147,7 +147,7 @@ PROFILES: dict[str, PoolingConfig] = {
     # s) 29.4% (31.7 [20.0, 43.3] / 25.0 [15.0, 36.7] / 31.7 [20.0, 43.3]): 8 frames 4 apart.
     # Tried for the seed spread (issue 22; validation actors of the 3 splits, seeds 0-3, `bench run --validation
     # --split all --seeds 4 --methods slow-pooling` with the TrainConfig varied; seed sd beyond per-video noise,
-    # `benchmark.analysis.coverage.estimate_components`): as above mean 35.6%, seed sd 3.4; a 50-step warm-up 32.2%,
+    # `bench plan coverage`): as above mean 35.6%, seed sd 3.4; a 50-step warm-up 32.2%,
     # 6.1; lr 1e-3 27.1%, 5.8; a weight average at decay 0.99 25.7%, 3.5. None steadier, so the row stays as it is.
     "quick": PoolingConfig(**_SMALL, clip=ClipSpec(frames=8, step=4, size=28, short_side=32),
                            train=TrainConfig(steps=300, batch_size=32, lr=2e-3, test_clips=3)),
