@@ -32,3 +32,21 @@ def test_an_unknown_profile_names_the_valid_ones():
 
     with pytest.raises(ValueError, match="valid: .*ci"):
         load_image_dataset("digits", "nonsense", seed=0)
+
+
+def _settings(method) -> dict:
+    """What a built method was configured with: its dataclass and plain fields (not the context it was built in)."""
+    from dataclasses import is_dataclass
+
+    return {k: v for k, v in vars(method).items()
+            if k != "ctx" and (is_dataclass(v) or isinstance(v, (int, float, str, tuple, bool, type(None))))}
+
+
+def test_the_confirm_profile_trains_every_video_method_as_quick_does():
+    """The confirmation design's profile differs from quick only in its test videos: same settings rows."""
+    for name, spec in methods_of("video").items():
+        confirm, quick, smoke = (_settings(spec.build(MethodContext(profile=p, seed=0, device="cpu", n_classes=10)))
+                                 for p in ("confirm", "quick", "smoke"))
+        assert confirm and confirm == quick, name
+        assert confirm != smoke, name    # the comparison sees a different row
+    assert PROFILES["confirm"].real_frames == PROFILES["quick"].real_frames

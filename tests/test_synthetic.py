@@ -38,6 +38,24 @@ def test_dataset_written_once_in_ucf_layout(tmp_path):
         assert len(lists.train) + len(lists.test) == len(videos)
 
 
+def test_extra_test_clips_add_test_videos_only(tmp_path):
+    """The confirm profile's data: more clips per (class, test actor) in the test lists, while the training lists,
+    and the pixels of every video they name, are those of the dataset without them."""
+    from dataclasses import replace
+
+    wider = replace(TINY, test_clips_per_group=2)
+    base, root = (synthetic.ensure_dataset(p, tmp_path, progress=False) for p in (TINY, wider))
+    assert root != base
+    for split in (1, 2, 3):
+        lists, base_lists = (read_ucf_layout(r / "ucfTrainTestlist", split) for r in (root, base))
+        assert [(e.relpath, e.label) for e in lists.train] == [(e.relpath, e.label) for e in base_lists.train]
+        assert len(lists.test) == 2 * len(base_lists.test)
+        assert {e.group for e in lists.test} == set(TINY.test_groups(split))
+        for entry in lists.train:
+            assert (root / entry.relpath).read_bytes() == (base / entry.relpath).read_bytes()
+    assert "test_clips_per_group" not in TINY.identity()   # a dataset without extra clips keeps its name
+
+
 def test_videos_read_back_through_the_real_data_path(tmp_path, monkeypatch):
     monkeypatch.setattr("benchmark.pipeline.config.PROFILES", {"tiny": _tiny_profile()})
     train, test = load_dataset("synthetic-actions", 1, "tiny", Cache(tmp_path))

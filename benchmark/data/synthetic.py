@@ -64,10 +64,24 @@ class SyntheticParams:
     camera: float = 1.0       # scale of the camera's pan and jitter (0: a still camera)
     clutter: float = 1.0      # contrast of the scene's texture (0: a flat tinted background)
     pose: float = 1.0         # scale of the object's random starting rotation (0: every object upright)
+    # videos per (class, group) in the test lists (None: clips_per_group). More renders extra clips that only
+    # the test lists hold: the training lists keep clips 1..clips_per_group, so training is unchanged.
+    test_clips_per_group: int | None = None
 
     def test_groups(self, split: int) -> range:
         start = (split - 1) * self.test_groups_per_split + 1
         return range(start, start + self.test_groups_per_split)
+
+    @property
+    def test_clips(self) -> int:
+        return self.clips_per_group if self.test_clips_per_group is None else self.test_clips_per_group
+
+    def identity(self) -> dict:
+        """The parameters that name the dataset (a dataset without extra test clips keeps its earlier name)."""
+        fields = asdict(self)
+        if self.test_clips_per_group is None:
+            del fields["test_clips_per_group"]
+        return fields
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, blur: float) -> np.ndarray:
@@ -258,9 +272,10 @@ def _write_split_files(root: Path, params: SyntheticParams, classes: tuple[Actio
         train_lines, test_lines = [], []
         for i, cls in enumerate(classes):
             for group in range(1, params.n_groups + 1):
-                for clip in range(1, params.clips_per_group + 1):
+                held_out = group in test_groups
+                for clip in range(1, (params.test_clips if held_out else params.clips_per_group) + 1):
                     name = _video_name(cls, group, clip)
-                    if group in test_groups:
+                    if held_out:
                         test_lines.append(f"{name}\n")
                     else:
                         train_lines.append(f"{name} {i + 1}\n")
@@ -270,7 +285,7 @@ def _write_split_files(root: Path, params: SyntheticParams, classes: tuple[Actio
 
 def ensure_dataset(params: SyntheticParams, cache_root: Path, progress: bool = True) -> Path:
     """The dataset's root folder, generated on first use and whenever its parameters change."""
-    identity = {"params": asdict(params), "version": GENERATOR_VERSION,
+    identity = {"params": params.identity(), "version": GENERATOR_VERSION,
                 "classes": [asdict(c) for c in CLASSES]}
     digest = json.dumps(identity, sort_keys=True)
     import hashlib
@@ -284,7 +299,7 @@ def ensure_dataset(params: SyntheticParams, cache_root: Path, progress: bool = T
     tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=".generating-"))
     try:
         jobs = [(c, g, k) for c in CLASSES for g in range(1, params.n_groups + 1)
-                for k in range(1, params.clips_per_group + 1)]
+                for k in range(1, max(params.clips_per_group, params.test_clips) + 1)]
         for cls, group, clip in progress_bar(jobs, desc="generating synthetic-actions", unit="video",
                                              enabled=progress):
             path = tmp / _video_name(cls, group, clip)

@@ -46,6 +46,15 @@ PROFILES: dict[str, Profile] = {
         SyntheticParams(size=48, n_frames=32, n_groups=12, clips_per_group=2, test_groups_per_split=4),
         FrameSpec(short_side=64, max_frames=64, stride=2),
     ),
+    "confirm": Profile(
+        "confirm", "the confirmation design's: the quick profile's models and training videos, twice its test videos",
+        # Quick's settings rows (SETTINGS_FALLBACK), training lists and pixels; each test actor has 4 clips per
+        # class instead of 2 (40 test videos an actor). 80 test videos a split left 18 of 30 rows wider than +-6
+        # at any affordable number of seeds (docs/statistics.md, "The confirmation design").
+        SyntheticParams(size=48, n_frames=32, n_groups=12, clips_per_group=2, test_groups_per_split=4,
+                        test_clips_per_group=4),
+        FrameSpec(short_side=64, max_frames=64, stride=2),
+    ),
     "paper": Profile(
         "paper", "paper-sized inputs and models: for GPUs and real data",
         SyntheticParams(size=112, n_frames=48, n_groups=25, clips_per_group=4, test_groups_per_split=7),

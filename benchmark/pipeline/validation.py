@@ -18,6 +18,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from benchmark.common.settings import SETTINGS_FALLBACK
+
 VALIDATION_EVERY = 3          # one training group in three becomes a validation group
 MIN_VALIDATION_GROUPS = 2
 
@@ -92,6 +94,6 @@ GENERATIVE_CHOSEN_ON: dict[str, dict[str, str]] = {
 def chosen_on(method: str, profile: str) -> str:
     if profile == "paper":
         return "the papers' published settings"
-    base_profile = {"quick-large": "quick", "ci": "smoke"}.get(profile, profile)
+    base_profile = {"quick-large": "quick", **SETTINGS_FALLBACK}.get(profile, profile)
     known = {**CHOSEN_ON, **GENERATIVE_CHOSEN_ON}.get(method, {})
     return known.get(profile, known.get(base_profile, "test split (legacy)"))
