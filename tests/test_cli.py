@@ -65,7 +65,7 @@ def test_results_formats(smoke_run, fmt):
 
 @pytest.mark.parametrize("args, valid", [
     (("run", "--methods", "nope"), "feature-histograms"),
-    (("run", "--profile", "huge"), "smoke, ci, quick, paper"),
+    (("run", "--profile", "huge"), "smoke, ci, quick, confirm, paper"),
     (("run", "--suite", "audio"), "video, generative, all"),
     (("run", "--split", "4"), "1, 2, 3, all"),
     (("run", "--dataset", "no-such-dataset"), "synthetic-actions"),

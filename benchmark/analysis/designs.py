@@ -137,12 +137,10 @@ def read_spreads(path: Path) -> tuple[dict[str, Components], Measurement]:
 
 def spreads_for(design: RunDesign) -> tuple[dict[str, Components], Measurement]:
     """The committed spreads the design is sized on, measured on the embedded dataset the design runs."""
+    from benchmark.common.settings import SETTINGS_FALLBACK
     from benchmark.data.datasets import EMBEDDED
 
-    from benchmark.common.settings import SETTINGS_FALLBACK
-
-    trains_as = {profile: SETTINGS_FALLBACK.get(profile, profile) for profile in (design.profile, design.spreads_profile)}
-    if len(set(trains_as.values())) > 1:
+    if len({SETTINGS_FALLBACK.get(p, p) for p in (design.profile, design.spreads_profile)}) > 1:
         raise ValueError(f"design {design.name} is sized on the {design.spreads_profile} profile, which trains with "
                          f"other settings than its {design.profile} profile: its seed spreads do not carry over")
     path = spreads_path(design.spreads_profile)
@@ -221,8 +219,8 @@ def describe(design: RunDesign, methods: tuple[str, ...], n_sims: int = 200) -> 
     meeting = sum(c.ok for c in checks.values())
     lines += [f"simulated 95% intervals ({n_sims} runs, {actors} test actors per split with "
               f"{videos_per_test_actor(design.profile)} test videos each) on the spreads of "
-              f"{len(measured.splits)} x {measured.seeds}+ {measured.profile} runs at {measured.commit}; target +-{100 * HALF_WIDTH:g} "
-              f"points at >= {COVERAGE:.0%} coverage: {meeting} of {len(checks)} rows meet it",
+              f"{len(measured.splits)} x {measured.seeds}+ {measured.profile} runs at {measured.commit}; target "
+              f"+-{100 * HALF_WIDTH:g} points at >= {COVERAGE:.0%} coverage: {meeting} of {len(checks)} rows meet it",
               "row | seeds | coverage | half-width (points) | meets"]
     lines += [f"{row} | {design.seeds_of(row.split('/')[0])} | {c.coverage:.2f} | {100 * c.half_width:.2f} | "
               f"{'yes' if c.ok else 'NO'}" for row, c in checks.items()]
