@@ -1,7 +1,7 @@
 """Profiles and run configuration: frozen dataclasses, stored resolved with every run."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from benchmark.data.synthetic import SyntheticParams
@@ -20,6 +20,10 @@ class Profile:
     synthetic: SyntheticParams     # the embedded video dataset at this profile's size
     real_frames: FrameSpec         # how real videos (UCF101, HMDB51, ...) are decoded
 
+
+# the quick profile's data, which the confirm profile extends with more test clips only
+_QUICK_DATA = SyntheticParams(size=48, n_frames=32, n_groups=12, clips_per_group=2, test_groups_per_split=4)
+_QUICK_FRAMES = FrameSpec(short_side=64, max_frames=64, stride=2)
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
@@ -43,17 +47,14 @@ PROFILES: dict[str, Profile] = {
     ),
     "quick": Profile(
         "quick", "default: every method on 2 CPU cores within minutes",
-        SyntheticParams(size=48, n_frames=32, n_groups=12, clips_per_group=2, test_groups_per_split=4),
-        FrameSpec(short_side=64, max_frames=64, stride=2),
+        _QUICK_DATA, _QUICK_FRAMES,
     ),
     "confirm": Profile(
         "confirm", "the confirmation design's: the quick profile's models and training videos, twice its test videos",
         # Quick's settings rows (SETTINGS_FALLBACK), training lists and pixels; each test actor has 4 clips per
         # class instead of 2 (40 test videos an actor). 80 test videos a split left 18 of 30 rows wider than +-6
-        # at any affordable number of seeds (docs/statistics.md, "The confirmation design").
-        SyntheticParams(size=48, n_frames=32, n_groups=12, clips_per_group=2, test_groups_per_split=4,
-                        test_clips_per_group=4),
-        FrameSpec(short_side=64, max_frames=64, stride=2),
+        # at any affordable number of seeds (docs/statistics.md, "Sizing a design").
+        replace(_QUICK_DATA, test_clips_per_group=4), _QUICK_FRAMES,
     ),
     "paper": Profile(
         "paper", "paper-sized inputs and models: for GPUs and real data",
