@@ -79,3 +79,16 @@ def training_reference_seconds(steps: int = 12, warmup: int = 3) -> float:
         if step >= warmup:
             times.append(time.perf_counter() - start)
     return float(np.mean(times))
+
+
+def measure_references() -> tuple[float, float]:
+    """(single-threaded, training-steps) reference seconds, measured now in this process."""
+    return reference_seconds(), training_reference_seconds()
+
+
+def reference_timings(before: tuple[float, float], after: tuple[float, float]) -> dict[str, float]:
+    """The timing fields a job stores from its references measured just before and just after it."""
+    return {"reference_s": round((before[0] + after[0]) / 2, 6),
+            "reference_before_s": round(before[0], 6), "reference_after_s": round(after[0], 6),
+            "training_reference_before_s": round(before[1], 6),
+            "training_reference_after_s": round(after[1], 6)}

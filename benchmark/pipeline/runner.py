@@ -19,7 +19,7 @@ from benchmark.methods import MethodContext, Scores, lookup
 from benchmark.pipeline.outcome import JobOutcome, RowResult
 from benchmark.common.progress import job_label
 from benchmark.common.provenance import now
-from benchmark.pipeline.reference_workload import training_reference_seconds, reference_seconds
+from benchmark.pipeline.reference_workload import measure_references, reference_timings
 from benchmark.common.timing import PhaseTimer, planted_slowdowns
 
 
@@ -146,21 +146,17 @@ def _execute(task: JobTask) -> TaskResult:
 
         torch.manual_seed(job.seed)
         np.random.seed(job.seed)
-        reference_before, training_before = reference_seconds(), training_reference_seconds()
+        references_before = measure_references()
         timer = PhaseTimer(planted_slowdowns(job.method))
         if job.suite == "video":
             outcome = _run_video(task, spec.build(ctx), timer)
         else:
             outcome = _run_generative(task, spec, ctx, timer)
-        reference_after, training_after = reference_seconds(), training_reference_seconds()
+        references_after = measure_references()
         if timer.planted:   # said in the row: these timings were slowed on purpose
             for row in outcome.rows:
                 row.metrics["planted_slowdown"] = ", ".join(f"{p} x{f:g}" for p, f in timer.planted.items())
-        outcome.timings["reference_s"] = round((reference_before + reference_after) / 2, 6)
-        outcome.timings["reference_before_s"] = round(reference_before, 6)
-        outcome.timings["reference_after_s"] = round(reference_after, 6)
-        outcome.timings["training_reference_before_s"] = round(training_before, 6)
-        outcome.timings["training_reference_after_s"] = round(training_after, 6)
+        outcome.timings.update(reference_timings(references_before, references_after))
         outcome.costs.update(_peak_memory_mb())
         if job.device == "cuda":
             outcome.costs["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
