@@ -70,6 +70,9 @@ def _check_every_method(baseline: dict, suite: str | None = None) -> tuple[int, 
     clean = {v.method: v for v in compare(baseline, baseline, TOL) if v.metric != "present"
              and not v.metric.endswith(("time", "reference"))}
     assert not [v for v in clean.values() if v.verdict == "FAIL"], "an unchanged run must pass"
+    # the mutations touch results only: compared without the speed samples, whose rank tests took three quarters
+    # of each compare (the accuracy verdicts of the committed baseline are the same with and without them)
+    baseline = {**baseline, "jobs": {}}
     gated, ungated = 0, []
     for method, keys in _methods(baseline, suite).items():
         name = next(n for n in clean if n.startswith(method + " ("))
@@ -78,7 +81,7 @@ def _check_every_method(baseline: dict, suite: str | None = None) -> tuple[int, 
             continue
         gated += 1
         for how in ("all-wrong", "constant", "shuffled"):
-            current = copy.deepcopy(baseline)
+            current = {**baseline, "rows": dict(baseline["rows"])}   # _mutate returns new rows
             for key in keys:
                 current["rows"][key] = _mutate(current["rows"][key], how, rng)
             if current == baseline:   # shuffling a constant output (the uniform model's) changes nothing
@@ -122,7 +125,7 @@ def test_the_gate_is_not_vacuous():
 
 
 @pytest.mark.skipif(not BASELINE.is_file(), reason="no committed ci baseline")
-@pytest.mark.timeout(1200)   # 51 jobs x 3 mutations, each a full compare; over 300 s on a loaded machine
+@pytest.mark.timeout(1200)   # 51 jobs x 3 mutations, each a compare of every result row
 def test_committed_ci_baseline_gates_every_method():
     """Every method CI runs is gated, and each fails under all three mutations, naming itself."""
     baseline = json.loads(BASELINE.read_text())
