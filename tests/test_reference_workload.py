@@ -43,3 +43,14 @@ def test_shared_cores_slow_the_training_reference_and_not_the_single_threaded_on
             process.wait(timeout=10)
     assert loaded[0] / idle[0] < 1.3
     assert loaded[1] / idle[1] > 1.25
+
+
+def test_a_jobs_reference_fields_are_the_ones_the_speed_gate_reads():
+    """The runner stores what the gate divides by; a renamed field would leave the gate 'host speed unknown'."""
+    from benchmark.analysis.check import REFERENCE_KEYS, TRAINING_REFERENCE_KEYS
+
+    fields = reference_workload.reference_timings((0.010, 0.20), (0.012, 0.30))
+    assert set(REFERENCE_KEYS + TRAINING_REFERENCE_KEYS) <= set(fields)
+    assert [fields[k] for k in REFERENCE_KEYS] == [0.010, 0.012]
+    assert [fields[k] for k in TRAINING_REFERENCE_KEYS] == [0.20, 0.30]
+    assert fields["reference_s"] == 0.011
