@@ -71,7 +71,7 @@ def quick_cache(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("split", [1, 2, 3])
-def test_every_quick_test_video_has_trajectories(split, quick_cache):
+def test_every_confirm_and_quick_test_video_has_trajectories(split, quick_cache):
     """The confirm profile's test videos of each split (together: all 480 videos; quick's 240 are among them, pixel
     for pixel), through the run's own path (the embedded dataset generated into a cache, frames and flow cached,
     features as the method computes them), under DT (dt-bow-svm, dt-fv-svm) and iDT (idt-bow-svm): none is empty,
