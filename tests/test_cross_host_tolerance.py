@@ -36,7 +36,7 @@ def _slowed(factors: dict[str, float], default: float = 1.0) -> dict:
 
 
 def _speed_failures(current: dict, tolerance: float) -> set[tuple[str, str]]:
-    verdicts = compare({**BASELINE}, current, Tolerances(speed_tolerance=tolerance, n_boot=200))
+    verdicts = compare(BASELINE, current, Tolerances(speed_tolerance=tolerance, n_boot=200))
     return {(v.method, v.metric) for v in verdicts if v.verdict == "FAIL"}
 
 
