@@ -631,13 +631,13 @@ class ClipClassifier:
                 videos.flow(i, self.clip.flow_algorithm)
 
     def fit(self, train: VideoSet) -> "ClipClassifier":
-        torch.manual_seed(self.ctx.seed)
+        torch.manual_seed(self.ctx.split_seed)   # initial weights drawn afresh per split (MethodContext.split_seed)
         self.model_ = prepare_for_device(init_weights(self.make_model(self.ctx.n_classes)), self.ctx.device)
         source = ClipSource(train, self.clip, preload=self.train.preload, colour_augment=self.train.colour_augment)
         loaders = self.train.loader_workers
         if loaders is None:   # preloaded clips cost next to nothing to cut: no loader processes
             loaders = 0 if self.train.preload else default_loader_workers(self.ctx.workers, self.ctx.device)
-        self.train_result_ = train_model(self.model_, source, self.train, seed=self.ctx.seed,
+        self.train_result_ = train_model(self.model_, source, self.train, seed=self.ctx.split_seed,
                                          device=self.ctx.device, checkpoint_dir=checkpoint_dir_for(train),
                                          loader_workers=loaders)
         self.n_train_clips_ = self.train_result_.clips_seen

@@ -44,9 +44,9 @@ def videos(tmp_path_factory) -> VideoSet:
     return write_videos(tmp_path_factory.mktemp("deep-videos"))
 
 
-def context(seed: int = 0, tmp: Path | None = None) -> MethodContext:
+def context(seed: int = 0, tmp: Path | None = None, split: int | None = None) -> MethodContext:
     return MethodContext(profile="smoke", seed=seed, device="cpu", n_classes=N_CLASSES,
-                         artefact_dir=str(tmp) if tmp else None)
+                         artefact_dir=str(tmp) if tmp else None, split=split)
 
 
 def networks(method) -> list[ClipClassifier]:
@@ -109,3 +109,36 @@ def test_same_seed_same_scores(name, videos):
     for variant in first:
         np.testing.assert_array_equal(first[variant].video, again[variant].video)
     assert any(not np.array_equal(first[v].video, other[v].video) for v in first)
+
+
+def test_a_seed_starts_each_split_from_its_own_weights(videos, monkeypatch):
+    """Seed s on split 1 and on split 2 must not share initial weights (else a bad seed is bad on every split
+    and the report's intervals, which redraw seeds per split, are too narrow); (split, seed) reproduces them."""
+    import deep.train
+
+    def initial_weights(split, seed):
+        captured = {}
+
+        def no_training(model, *args, **kwargs):
+            captured["w"] = torch.cat([p.detach().flatten() for p in model.parameters()])
+            raise RuntimeError("stop before training")
+
+        monkeypatch.setattr(deep.train, "train_model", no_training)
+        with pytest.raises(RuntimeError, match="stop before training"):
+            VIDEO_MODELS["c3d"].build(context(seed, split=split)).fit(videos)
+        return captured["w"]
+
+    first = initial_weights(1, 0)
+    assert torch.equal(first, initial_weights(1, 0))
+    assert not torch.equal(first, initial_weights(2, 0))
+    assert not torch.equal(first, initial_weights(1, 1))
+    assert not torch.equal(initial_weights(2, 0), initial_weights(1, 1))
+
+
+def test_split_seeds_differ_per_split_and_seed_and_runs_pass_the_split():
+    seeds = {MethodContext(profile="quick", seed=s, device="cpu", n_classes=2, split=k).split_seed
+             for s in range(6) for k in (1, 2, 3)}
+    assert len(seeds) == 18
+    assert MethodContext(profile="quick", seed=4, device="cpu", n_classes=2).split_seed == 4   # no splits
+    source = (Path(__file__).parents[1] / "benchmark/pipeline/runner.py").read_text()
+    assert "split=job.split" in source

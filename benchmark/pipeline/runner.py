@@ -141,7 +141,7 @@ def _execute(task: JobTask) -> TaskResult:
         n_classes = task.data.train.n_classes if task.data is not None else 0
         Path(task.artefact_dir).mkdir(parents=True, exist_ok=True)
         ctx = MethodContext(profile=job.profile, seed=job.seed, device=job.device, n_classes=n_classes,
-                            workers=task.workers, artefact_dir=task.artefact_dir)
+                            workers=task.workers, artefact_dir=task.artefact_dir, split=job.split)
         import torch
 
         torch.manual_seed(job.seed)
