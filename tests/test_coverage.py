@@ -101,8 +101,9 @@ def test_components_of_a_stored_run_from_the_command_line(two_seed_smoke_run, ca
     capsys.readouterr()
     assert main(["--out", str(two_seed_smoke_run), "--designs", "3x2x4", "--sims", "5"]) == 0
     line = [row for row in capsys.readouterr().out.splitlines() if row.startswith("feature-histograms |")]
-    p, seed_sd, actor_sd, cell = (field.strip() for field in line[0].split("|")[1:])
+    p, seed_sd, actor_sd, correlation, cell = (field.strip() for field in line[0].split("|")[1:])
     assert 0 <= float(p) <= 100 and float(seed_sd) >= 0 and float(actor_sd) >= 0
+    assert correlation == ""          # two seeds a split: too few to correlate
     coverage, half_width = map(float, cell.split(", "))
     assert 0 <= coverage <= 1 and half_width > 0
 
@@ -132,3 +133,17 @@ def test_a_missing_run_is_one_clear_error(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "no-such-run")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("no results store at"), err
+
+
+def test_seeds_that_do_alike_on_every_split_correlate_and_independent_ones_do_not():
+    from benchmark.analysis.coverage import seed_correlation
+
+    rng = np.random.default_rng(0)
+    shared = rng.normal(0, 0.1, 6)                   # seed s's effect, the same on every split
+    alike = {(split, seed): 0.5 + shared[seed] + rng.normal(0, 0.01) for split in (1, 2, 3) for seed in range(6)}
+    assert seed_correlation(alike) > 0.9
+    apart = np.mean([seed_correlation({(split, seed): rng.normal() for split in (1, 2, 3) for seed in range(6)})
+                     for _ in range(200)])
+    assert abs(apart) < 0.1
+    assert seed_correlation({(split, seed): rng.normal() for split in (1, 2) for seed in range(2)}) is None
+    assert seed_correlation({(1, s): float(s) for s in range(4)}) is None     # one split

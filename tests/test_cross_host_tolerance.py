@@ -14,6 +14,7 @@ from benchmark.analysis.check import Tolerances, compare
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = json.loads((ROOT / "reports" / "baseline-ci.json").read_text())
 LSGAN = "generative|digits|ci|split 1|seed 0|lsgan"
+C3D = "video|synthetic-actions|ci|split 1|seed 0|c3d"
 # The worst slow-down of unchanged code measured on another host after the host adjustment: LSGAN's training,
 # clean-clone .ci/run of 3011400, 2026-12-07 (docs/statistics.md, "Across hosts").
 WORST_CROSS_HOST = 1.42
@@ -49,8 +50,10 @@ def test_every_phase_slowed_as_the_worst_host_did_passes_at_cis_tolerance():
 
 
 def test_the_same_host_default_fails_that_host_slowdown():
-    """Why CI does not gate against the committed baseline at the default tolerance."""
-    assert (LSGAN, "train CPU time") in _speed_failures(_slowed({LSGAN: WORST_CROSS_HOST}), Tolerances().speed_tolerance)
+    """Why CI does not gate against the committed baseline at the default tolerance: a phase the baseline times
+    steadily (C3D's training; LSGAN's repeats spread more in the baseline of f719be1) fails at x1.42."""
+    failures = _speed_failures(_slowed({C3D: WORST_CROSS_HOST}), Tolerances().speed_tolerance)
+    assert {(C3D, "train CPU time"), (C3D, "train wall time")} <= failures
 
 
 def test_a_larger_slowdown_of_one_phase_fails_at_cis_tolerance():
